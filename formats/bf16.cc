@@ -1,0 +1,49 @@
+// bf16: the top 16 bits of an f32 (8-bit exponent, 7-bit mantissa), round to nearest even.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "formats/bf16.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
+
+#include "afm/dtype.h"
+#include "formats/format.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace afm::formats {
+namespace HWY_NAMESPACE {
+#include "formats/half_matvec-inl.h"
+
+void MatvecBf16(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
+                size_t r1) {
+  MatvecHalf<hwy::bfloat16_t>(w, row_bytes, cols, static_cast<const float*>(act), y, r0, r1);
+}
+}  // namespace HWY_NAMESPACE
+}  // namespace afm::formats
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace afm::formats {
+namespace {
+
+HWY_EXPORT(MatvecBf16);
+
+void encode(const float* src, size_t n, void* dst) {
+  auto* out = static_cast<uint16_t*>(dst);
+  for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(src[i]);
+}
+void decode(const void* src, size_t n, float* dst) {
+  const auto* in = static_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(in[i]);
+}
+void matvec(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
+            size_t r1) {
+  HWY_DYNAMIC_DISPATCH(MatvecBf16)(w, row_bytes, cols, act, y, r0, r1);
+}
+
+}  // namespace
+
+extern const weight_format kBf16Format{dtype::bf16, "bf16",  1,       2,     encode,
+                                       decode,      nullptr, nullptr, matvec};
+
+}  // namespace afm::formats
+#endif  // HWY_ONCE

@@ -1,0 +1,41 @@
+// The weight-format contract. Every format is one file in formats/ that fills one
+// weight_format: how to encode from f32, decode to f32, and the fused matrix-vector product the
+// decode step runs from the compressed bytes. Matrix-matrix products (prefill) decode panels
+// through `decode` inside core's gemm, so a new format gets them for free and may later add its
+// own. The registry (registry.cc) maps a tensor's dtype to its format.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "afm/dtype.h"
+#include "afm/tensor.h"
+
+namespace afm::formats {
+
+struct weight_format {
+  dtype type;
+  const char* name;
+  uint32_t block_elems;
+  uint32_t block_bytes;
+
+  // Encodes / decodes n elements (a multiple of block_elems) starting at a block boundary.
+  void (*encode)(const float* src, size_t n, void* dst);
+  void (*decode)(const void* src, size_t n, float* dst);
+
+  // Activation layout matvec reads. When act_bytes is null it reads f32 x directly; otherwise
+  // prepare_act converts x (cols floats) into act_bytes(cols) bytes once per product.
+  size_t (*act_bytes)(size_t cols);
+  void (*prepare_act)(const float* x, size_t cols, void* act);
+
+  // y[r - r0] = dot(row r of W, x) for r in [r0, r1). W rows are row_bytes apart.
+  void (*matvec)(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
+                 size_t r1);
+};
+
+// The format of a dtype, or nullptr if afm has none.
+const weight_format* find_format(dtype t);
+// The format of a tensor; throws afm::error naming the tensor if it has none.
+const weight_format& format_of(const tensor& t);
+
+}  // namespace afm::formats

@@ -1,0 +1,21 @@
+// Products of a weight tensor, in whatever format it is stored, with f32 activations, split
+// across the thread pool. One token runs the format's fused matvec straight from the
+// compressed bytes; several tokens run core's gemm, which decodes panels as it goes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "afm/tensor.h"
+#include "afm/thread_pool.h"
+
+namespace afm::formats {
+
+// y[t][r] = dot(row r of w, x[t]) for t < n. x rows are ldx floats apart, y rows ldy.
+void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
+            thread_pool& pool);
+
+// Decodes row r of w (w.cols() values) into dst: the embedding lookup.
+void decode_row(const tensor& w, int64_t r, float* dst);
+
+}  // namespace afm::formats

@@ -1,0 +1,63 @@
+// Element types of tensors. The numeric values are GGML's type ids, so a GGUF tensor's type
+// field maps to this enum directly; types afm cannot run are still known by name and size so
+// that a file using them is rejected with a clear message instead of being misread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace afm {
+
+enum class dtype : uint32_t {
+  f32 = 0,
+  f16 = 1,
+  q4_0 = 2,
+  q4_1 = 3,
+  q5_0 = 6,
+  q5_1 = 7,
+  q8_0 = 8,
+  q8_1 = 9,
+  q2_k = 10,
+  q3_k = 11,
+  q4_k = 12,
+  q5_k = 13,
+  q6_k = 14,
+  q8_k = 15,
+  i8 = 24,
+  i16 = 25,
+  i32 = 26,
+  i64 = 27,
+  f64 = 28,
+  bf16 = 30,
+};
+
+// Storage layout of a type: `block_elems` elements take `block_bytes` bytes.
+struct dtype_layout {
+  const char* name;
+  uint32_t block_elems;
+  uint32_t block_bytes;
+};
+
+// Returns nullptr for an id that is not a known GGML type.
+const dtype_layout* find_dtype_layout(uint32_t id);
+// Name of a type, or "type#N" for an unknown id.
+std::string dtype_name(dtype t);
+// Parses "f32", "bf16", "f16", "q8" / "q8_0"; throws afm::error otherwise.
+dtype parse_dtype(const std::string& name);
+// Bytes taken by `n` elements (n must be a multiple of the block size; throws otherwise).
+size_t dtype_bytes(dtype t, uint64_t n);
+
+// IEEE half and bfloat16 scalar conversions (round to nearest even).
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+inline float bf16_to_f32(uint16_t b) {
+  uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t f32_to_bf16(float f);
+
+}  // namespace afm

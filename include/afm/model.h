@@ -1,0 +1,100 @@
+// Model configuration and loaded weights. One config struct describes every architecture afm
+// runs; an architecture (model/<name>.cc) reads it from and writes it to the model file, lists
+// its tensors and runs the forward pass.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "afm/gguf.h"
+#include "afm/tensor.h"
+#include "afm/thread_pool.h"
+
+namespace afm {
+
+enum class rope_style : uint32_t {
+  interleaved = 0,  // rotates (x[2i], x[2i+1]): GGML's "normal" RoPE, llama-family GGUF files
+  half = 1,         // rotates (x[i], x[i + d/2]): the NeoX layout
+};
+
+struct model_config {
+  std::string arch = "afm";  // general.architecture
+  std::string name;
+  int64_t n_vocab = 0;
+  int64_t d_model = 0;
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t d_ff = 0;
+  int64_t n_ctx = 0;  // longest sequence the model was built for
+  float rms_eps = 1e-5f;
+  float rope_base = 10000.0f;
+  rope_style rope = rope_style::interleaved;
+  // KV-cache sharing (report section 2.1): the last round(n_layers * fraction) layers have no
+  // K/V projections and read the KV cache of kv_source[layer]. kv_source[l] == l for a layer
+  // that owns its cache.
+  double kv_shared_fraction = 0.0;
+  std::vector<int32_t> kv_source;
+  bool tied_output = true;  // the output head reads the token embedding
+
+  bool owns_kv(int64_t layer) const { return kv_source[static_cast<size_t>(layer)] == layer; }
+  int64_t n_kv_layers() const;    // layers that own a KV cache
+  int64_t last_kv_layer() const;  // the last layer that writes KV
+  int64_t n_shared_layers() const { return n_layers - n_kv_layers(); }
+};
+
+// Sets kv_source for `kv_shared_fraction`: Block 1 is the first n_layers - round(L * f) layers;
+// every Block-2 layer reads the last Block-1 layer's cache.
+void set_default_kv_sources(model_config& c);
+// Checks every field; throws afm::error naming the first bad one.
+void validate_config(const model_config& c);
+// Reads a config from a JSON file (see configs/ and docs/model-format.md).
+model_config load_config_json(const std::string& path);
+
+struct layer_weights {
+  tensor attn_norm, wq, wk, wv, wo;  // wk and wv are empty in layers that share KV
+  tensor ffn_norm, w_gate, w_up, w_down;
+};
+
+struct architecture;
+
+struct model {
+  model_config cfg;
+  const architecture* arch = nullptr;
+  gguf_file file;                        // owns the mapping the tensors point into
+  tensor tok_embd, output_norm, output;  // output aliases tok_embd when tied
+  std::vector<layer_weights> layers;
+  std::vector<float> rope_cos, rope_sin;  // [n_ctx][head_dim / 2]
+
+  // Bytes of weights one decode step reads (everything but the embedding rows it looks up,
+  // plus the output head, which is the whole embedding table when tied).
+  size_t decode_weight_bytes() const;
+  size_t weight_bytes() const;
+  int64_t n_params() const;
+};
+
+// Opens a model file; throws afm::error naming the file, the tensor and what was expected.
+std::unique_ptr<model> load_model(const std::string& path);
+
+}  // namespace afm
+
+namespace afm {
+
+// Random weights for tests and benchmarks (docs/model-format.md states the initialisation):
+// embeddings and projections ~ N(0, std), the two residual-output projections (attn_output,
+// ffn_down) ~ N(0, std / sqrt(2 n_layers)), norm gains ~ N(1, 0.1). Same seed, same weights,
+// whatever the dtype; norm gains stay f32.
+struct create_options {
+  dtype type = dtype::f32;
+  uint64_t seed = 1;
+  double std = 0.02;
+};
+void create_random_model(const model_config& c, const create_options& o, const std::string& path,
+                         thread_pool& pool,
+                         const std::function<void(size_t done, size_t total)>& progress = {});
+
+}  // namespace afm

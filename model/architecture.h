@@ -1,0 +1,74 @@
+// What an architecture provides to the rest of afm: its config keys, its tensor list, its
+// scratch needs and its forward pass. One short file per architecture fills one `architecture`
+// from the shared blocks in model/blocks.h; registry.cc lists them.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "afm/arena.h"
+#include "afm/gguf.h"
+#include "afm/model.h"
+#include "afm/thread_pool.h"
+
+namespace afm {
+
+// How a tensor is initialised by `afm create` (docs/model-format.md states the distributions).
+enum class tensor_role { norm, embedding, weight, residual_out };
+
+// One tensor an architecture expects: its file name, dims in GGML order, and where the loader
+// puts the view. `slot` is null for tensors the caller only declares.
+struct tensor_slot {
+  std::string name;
+  std::vector<int64_t> ne;
+  tensor_role role;
+  tensor* slot;
+};
+
+// A layer's KV cache as the forward pass sees it: [n_kv_heads][capacity][head_dim] for K and V.
+// Layers that share KV get their source layer's view.
+struct kv_view {
+  float* k = nullptr;
+  float* v = nullptr;
+  size_t capacity = 0;
+};
+
+enum class logits_mode {
+  none,  // only fill the KV cache (a prefill chunk that is not the last)
+  last,  // logits of the last position; layers after the last KV writer run for it alone
+  all,   // logits of every position; every layer runs at every position
+};
+
+struct forward_args {
+  const int32_t* tokens;
+  size_t n;           // tokens in this call
+  size_t pos0;        // position of tokens[0]
+  const kv_view* kv;  // per layer
+  logits_mode mode;
+  float* logits;  // [1 or n][n_vocab]
+};
+
+struct forward_context {
+  thread_pool& pool;
+  arena& scratch;
+};
+
+struct architecture {
+  const char* name;  // general.architecture
+  void (*read_config)(const gguf_file& f, model_config& c);
+  void (*write_config)(const model_config& c, gguf_writer& w);
+  std::vector<tensor_slot> (*tensors)(const model_config& c, model* m);
+  size_t (*scratch_bytes)(const model_config& c, size_t n_tokens);
+  void (*forward)(const model& m, const forward_args& a, forward_context& ctx);
+  // Arithmetic of one forward call (multiply-adds count 2), for benchmarks.
+  double (*flops)(const model_config& c, size_t n, size_t pos0, logits_mode mode);
+  // KV-cache bytes one decode step at position pos reads (every layer reads its view).
+  double (*kv_read_bytes)(const model_config& c, size_t pos);
+};
+
+const architecture* find_architecture(const std::string& name);
+// Names of all registered architectures, for error messages.
+std::string architecture_names();
+
+}  // namespace afm

@@ -1,0 +1,41 @@
+// Shared transformer building blocks that the architecture files assemble: embedding lookup,
+// RMSNorm over rows, RoPE, KV-cache writes, grouped-query attention and the SwiGLU FFN. Each
+// splits its work over the thread pool; none knows which architecture calls it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "afm/model.h"
+#include "afm/thread_pool.h"
+#include "model/architecture.h"
+
+namespace afm::blocks {
+
+// x[i] = row tokens[i] of the embedding table; throws for an id outside the vocabulary.
+void embed(const tensor& tok_embd, const int32_t* tokens, size_t n, float* x, thread_pool& pool);
+
+// y = RMSNorm(x) * w over n rows of width d.
+void rms_norm_rows(const float* x, const tensor& w, float* y, size_t n, size_t d, float eps,
+                   thread_pool& pool);
+
+// Rotates n rows of n_heads head vectors; row i is at position pos0 + i.
+void rope_rows(const model& m, float* x, size_t n, size_t n_heads, size_t pos0, thread_pool& pool);
+
+// Copies n rows of K and V ([n][n_kv_heads * head_dim]) into the cache at positions pos0...
+void store_kv(const kv_view& kv, const float* k, const float* v, size_t n, size_t pos0,
+              size_t n_kv_heads, size_t head_dim);
+
+// out[i] = attention of q row i (position pos0 + i) over cache positions [0, pos0 + i].
+void attend(const model_config& c, const kv_view& kv, const float* q, size_t n, size_t pos0,
+            float* out, thread_pool& pool);
+
+// x += W_down (silu(W_gate xn) * W_up xn) over n rows; gate and up are [n][d_ff] scratch.
+void ffn_swiglu(const tensor& w_gate, const tensor& w_up, const tensor& w_down, const float* xn,
+                size_t n, float* gate, float* up, float* x, thread_pool& pool);
+
+// x += W x_in over n rows (the attention output projection); tmp is [n][W.rows()] scratch.
+void project_add(const tensor& w, const float* in, size_t n, float* tmp, float* x,
+                 thread_pool& pool);
+
+}  // namespace afm::blocks

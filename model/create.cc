@@ -1,0 +1,74 @@
+// `afm create`: random weights from a config, streamed to a GGUF file tensor by tensor so even
+// multi-gigabyte benchmark models never sit whole in memory.
+#include <cmath>
+#include <vector>
+
+#include "afm/error.h"
+#include "afm/model.h"
+#include "afm/rng.h"
+#include "formats/format.h"
+#include "model/architecture.h"
+
+namespace afm {
+
+void create_random_model(const model_config& c, const create_options& o, const std::string& path,
+                         thread_pool& pool, const std::function<void(size_t, size_t)>& progress) {
+  validate_config(c);
+  const architecture* arch = find_architecture(c.arch);
+  const formats::weight_format* fmt = formats::find_format(o.type);
+  if (!fmt) fail("afm create: no weight format for dtype ", dtype_name(o.type));
+  const std::vector<tensor_slot> slots = arch->tensors(c, nullptr);
+
+  gguf_writer w;
+  w.set("general.architecture", gguf_value::str(c.arch));
+  w.set("general.name", gguf_value::str(c.name.empty() ? "afm-random" : c.name));
+  w.set("general.file_type", gguf_value::u32(static_cast<uint32_t>(o.type)));
+  w.set("afm.init.seed", gguf_value::u64(o.seed));
+  w.set("afm.init.std", gguf_value::f32(static_cast<float>(o.std)));
+  arch->write_config(c, w);
+  auto type_of = [&](const tensor_slot& s) {
+    return s.role == tensor_role::norm ? dtype::f32 : o.type;
+  };
+  for (const tensor_slot& s : slots) {
+    const dtype t = type_of(s);
+    if (s.ne[0] % static_cast<int64_t>(formats::find_format(t)->block_elems) != 0)
+      fail("afm create: tensor '", s.name, "' rows of ", s.ne[0], " values cannot be stored as ",
+           dtype_name(t), " (needs a multiple of ", formats::find_format(t)->block_elems, ")");
+    w.add_tensor(s.name, t, s.ne);
+  }
+  w.write_header(path);
+
+  const double out_std = o.std / std::sqrt(2.0 * static_cast<double>(c.n_layers));
+  std::vector<float> values;
+  std::vector<uint8_t> encoded;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const tensor_slot& s = slots[i];
+    const formats::weight_format& f = *formats::find_format(type_of(s));
+    const size_t cols = static_cast<size_t>(s.ne[0]);
+    size_t rows = 1;
+    for (size_t d = 1; d < s.ne.size(); ++d) rows *= static_cast<size_t>(s.ne[d]);
+    values.resize(rows * cols);
+    encoded.resize(dtype_bytes(f.type, rows * cols));
+    const size_t row_bytes = encoded.size() / rows;
+    const double mean = s.role == tensor_role::norm ? 1.0 : 0.0;
+    const double sd = s.role == tensor_role::norm           ? 0.1
+                      : s.role == tensor_role::residual_out ? out_std
+                                                            : o.std;
+    // Rows are drawn from streams keyed by (seed, tensor, row), so threads can fill any row.
+    pool.parallel_for(rows, 16, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) {
+        uint64_t key =
+            o.seed ^ (0x51ed270b1d6f3a4bull * (i + 1)) ^ (0x2545f4914f6cdd1dull * (r + 1));
+        rng g(splitmix64(key));
+        float* row = values.data() + r * cols;
+        for (size_t k = 0; k < cols; ++k) row[k] = static_cast<float>(mean + sd * g.normal());
+        f.encode(row, cols, encoded.data() + r * row_bytes);
+      }
+    });
+    w.write_tensor(encoded.data(), encoded.size());
+    if (progress) progress(i + 1, slots.size());
+  }
+  w.finish();
+}
+
+}  // namespace afm

@@ -1,0 +1,101 @@
+// Loading a model file: pick the architecture named by general.architecture, read its config,
+// bind every expected tensor to its view in the mapped file after checking shape and type.
+#include <cmath>
+#include <sstream>
+
+#include "afm/error.h"
+#include "afm/model.h"
+#include "formats/format.h"
+#include "model/architecture.h"
+
+namespace afm {
+namespace {
+
+std::string shape_str(const int64_t* ne, int n) {
+  std::ostringstream os;
+  os << "[";
+  for (int i = 0; i < n; ++i) os << (i ? ", " : "") << ne[i];
+  os << "]";
+  return os.str();
+}
+
+void build_rope_tables(model& m) {
+  const size_t half = static_cast<size_t>(m.cfg.head_dim / 2);
+  const size_t n_ctx = static_cast<size_t>(m.cfg.n_ctx);
+  m.rope_cos.resize(n_ctx * half);
+  m.rope_sin.resize(n_ctx * half);
+  for (size_t i = 0; i < half; ++i) {
+    // theta_i = base^(-2i / head_dim), angles computed in double so long positions stay exact.
+    const double theta =
+        std::pow(static_cast<double>(m.cfg.rope_base),
+                 -2.0 * static_cast<double>(i) / static_cast<double>(m.cfg.head_dim));
+    for (size_t p = 0; p < n_ctx; ++p) {
+      const double angle = static_cast<double>(p) * theta;
+      m.rope_cos[p * half + i] = static_cast<float>(std::cos(angle));
+      m.rope_sin[p * half + i] = static_cast<float>(std::sin(angle));
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<model> load_model(const std::string& path) {
+  auto m = std::make_unique<model>();
+  m->file = gguf_file::open(path);
+  const gguf_file& f = m->file;
+  const std::string arch = f.get_string("general.architecture");
+  m->arch = find_architecture(arch);
+  if (!m->arch)
+    fail(path, ": unsupported architecture '", arch, "' (afm runs: ", architecture_names(), ")");
+  m->cfg.arch = arch;
+  if (f.has("general.name")) m->cfg.name = f.get_string("general.name");
+  m->arch->read_config(f, m->cfg);
+  try {
+    validate_config(m->cfg);
+  } catch (const error& e) {
+    fail(path, ": ", e.what());
+  }
+
+  m->layers.resize(static_cast<size_t>(m->cfg.n_layers));
+  for (const tensor_slot& s : m->arch->tensors(m->cfg, m.get())) {
+    const gguf_tensor_info* info = f.find_tensor(s.name);
+    const int n_dims = static_cast<int>(s.ne.size());
+    if (!info)
+      fail(path, ": missing tensor '", s.name, "' (expected shape ", shape_str(s.ne.data(), n_dims),
+           ")");
+    bool same = info->n_dims == n_dims;
+    for (int d = 0; same && d < n_dims; ++d)
+      same = info->ne[static_cast<size_t>(d)] == s.ne[static_cast<size_t>(d)];
+    if (!same)
+      fail(path, ": tensor '", s.name, "' has shape ", shape_str(info->ne.data(), info->n_dims),
+           ", expected ", shape_str(s.ne.data(), n_dims));
+    if (s.role == tensor_role::norm && info->type != dtype::f32)
+      fail(path, ": tensor '", s.name, "' has type ", dtype_name(info->type), ", expected f32");
+    if (!formats::find_format(info->type))
+      fail(path, ": tensor '", s.name, "' has type ", dtype_name(info->type),
+           ", which afm cannot run (supported: f32, f16, bf16, q8_0)");
+    *s.slot = f.get_tensor(s.name);
+  }
+  if (m->cfg.tied_output) m->output = m->tok_embd;
+  build_rope_tables(*m);
+  return m;
+}
+
+size_t model::weight_bytes() const {
+  size_t b = 0;
+  for (const tensor_slot& s : arch->tensors(cfg, const_cast<model*>(this))) b += s.slot->bytes();
+  return b;
+}
+
+size_t model::decode_weight_bytes() const {
+  // Every matrix is streamed once per token; the embedding table only when it is also the head.
+  return weight_bytes() - (cfg.tied_output ? 0 : tok_embd.bytes());
+}
+
+int64_t model::n_params() const {
+  int64_t n = 0;
+  for (const tensor_slot& s : arch->tensors(cfg, const_cast<model*>(this))) n += s.slot->elements();
+  return n;
+}
+
+}  // namespace afm

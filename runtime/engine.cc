@@ -1,0 +1,68 @@
+// The engine: splits a prefill into batches (all but the last only fill the KV cache), checks
+// the context, and calls the architecture's forward pass.
+#include "afm/engine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "afm/error.h"
+#include "model/architecture.h"
+#include "runtime/kv_cache.h"
+
+namespace afm {
+
+engine::engine(const afm::model& m, engine_options o)
+    : m_(m),
+      n_ctx_(o.n_ctx ? o.n_ctx : static_cast<size_t>(m.cfg.n_ctx)),
+      batch_(std::max<size_t>(1, o.batch)),
+      pool_(o.n_threads > 0 ? o.n_threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
+  if (n_ctx_ > static_cast<size_t>(m.cfg.n_ctx))
+    fail("context size ", n_ctx_, " exceeds the model's context length ", m.cfg.n_ctx);
+  scratch_.reserve(m.arch->scratch_bytes(m.cfg, batch_));
+  kv_ = std::make_unique<kv_cache>(m.cfg, n_ctx_);
+}
+
+engine::~engine() = default;
+
+size_t engine::kv_bytes() const {
+  return kv_->bytes;
+}
+size_t engine::kv_bytes_per_token() const {
+  return kv_->bytes_per_token;
+}
+
+std::span<const float> engine::prefill(std::span<const int32_t> tokens) {
+  return run(tokens, false);
+}
+std::span<const float> engine::prefill_all(std::span<const int32_t> tokens) {
+  return run(tokens, true);
+}
+
+std::span<const float> engine::run(std::span<const int32_t> tokens, bool all) {
+  if (tokens.empty()) fail("prefill needs at least one token");
+  if (pos_ + tokens.size() > n_ctx_)
+    fail("context overflow: ", pos_, " tokens in the sequence plus ", tokens.size(),
+         " new ones exceed the context size of ", n_ctx_);
+  const size_t vocab = static_cast<size_t>(m_.cfg.n_vocab);
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= vocab)
+      fail("token id ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", vocab, ")");
+  logits_.resize((all ? tokens.size() : 1) * vocab);
+  forward_context ctx{pool_, scratch_};
+  for (size_t b = 0; b < tokens.size(); b += batch_) {
+    const size_t n = std::min(batch_, tokens.size() - b);
+    const bool last = b + n == tokens.size();
+    const logits_mode mode = all ? logits_mode::all : last ? logits_mode::last : logits_mode::none;
+    const forward_args a{
+        tokens.data() + b, n,    pos_,
+        kv_->views.data(), mode, all ? logits_.data() + b * vocab : logits_.data()};
+    m_.arch->forward(m_, a, ctx);
+    flops_ += m_.arch->flops(m_.cfg, n, pos_, mode);
+    pos_ += n;
+  }
+  return logits_;
+}
+
+}  // namespace afm

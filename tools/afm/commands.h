@@ -1,0 +1,13 @@
+// The afm subcommands: each file in tools/afm/ adds one to the command line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace afm::cli {
+
+void add_create(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_logits(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace afm::cli

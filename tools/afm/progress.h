@@ -1,0 +1,38 @@
+// A one-line progress bar on stderr for long work (model creation, training, conversion).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <unistd.h>
+
+namespace afm::cli {
+
+class progress_bar {
+ public:
+  explicit progress_bar(std::string label) : label_(std::move(label)), tty_(isatty(2) != 0) {}
+
+  void update(size_t done, size_t total) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    const int pct = static_cast<int>(frac * 100.0);
+    if (!tty_ && pct < last_pct_ + 10 && done != total) return;  // logs get a line per 10%
+    last_pct_ = pct;
+    const int width = 30, filled = static_cast<int>(frac * width);
+    const double eta = frac > 0 ? elapsed / frac - elapsed : 0.0;
+    std::fprintf(stderr, "%s%s [%.*s%*s] %3d%% %zu/%zu  %.1fs elapsed, ETA %.1fs%s",
+                 tty_ ? "\r" : "", label_.c_str(), filled, "##############################",
+                 width - filled, "", pct, done, total, elapsed, eta,
+                 tty_ && done != total ? "" : "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  bool tty_;
+  int last_pct_ = -100;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace afm::cli
