@@ -48,8 +48,13 @@ float ReadSum(const float* p, size_t n) {
 double FmaChains(size_t iters, float* sink) {
   const hn::ScalableTag<float> d;
   const auto m = hn::Set(d, 0.999999f), c = hn::Set(d, 1e-7f);
-  auto v0 = hn::Set(d, 1.0f), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0;
-  auto v6 = v0, v7 = v0, v8 = v0, v9 = v0, v10 = v0, v11 = v0;
+  // Distinct starting values keep the compiler from merging the chains.
+  auto v0 = hn::Set(d, 1.00f), v1 = hn::Set(d, 1.01f), v2 = hn::Set(d, 1.02f),
+       v3 = hn::Set(d, 1.03f);
+  auto v4 = hn::Set(d, 1.04f), v5 = hn::Set(d, 1.05f), v6 = hn::Set(d, 1.06f),
+       v7 = hn::Set(d, 1.07f);
+  auto v8 = hn::Set(d, 1.08f), v9 = hn::Set(d, 1.09f), v10 = hn::Set(d, 1.10f),
+       v11 = hn::Set(d, 1.11f);
   for (size_t i = 0; i < iters; ++i) {
     v0 = hn::MulAdd(v0, m, c);
     v1 = hn::MulAdd(v1, m, c);

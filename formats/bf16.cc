@@ -3,7 +3,10 @@
 #define HWY_TARGET_INCLUDE "formats/bf16.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
+
+#include <type_traits>
 
 #include "afm/dtype.h"
 #include "formats/format.h"
@@ -11,11 +14,11 @@
 HWY_BEFORE_NAMESPACE();
 namespace afm::formats {
 namespace HWY_NAMESPACE {
-#include "formats/half_matvec-inl.h"
+#include "formats/matvec_stripes-inl.h"
 
 void MatvecBf16(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
                 size_t r1) {
-  MatvecHalf<hwy::bfloat16_t>(w, row_bytes, cols, static_cast<const float*>(act), y, r0, r1);
+  MatvecFloat<hwy::bfloat16_t>(w, row_bytes, cols, static_cast<const float*>(act), y, r0, r1);
 }
 }  // namespace HWY_NAMESPACE
 }  // namespace afm::formats

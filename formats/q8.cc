@@ -8,11 +8,13 @@
 #define HWY_TARGET_INCLUDE "formats/q8.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "afm/dtype.h"
 #include "formats/format.h"
@@ -28,7 +30,7 @@ constexpr size_t kBlockBytes = 34;
 HWY_BEFORE_NAMESPACE();
 namespace afm::formats {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
+#include "formats/matvec_stripes-inl.h"
 
 void MatvecQ8(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
               size_t r1) {
@@ -55,35 +57,45 @@ void MatvecQ8(const void* w, size_t row_bytes, size_t cols, const void* act, flo
   const hn::RebindToSigned<decltype(df)> di32;
   const hn::Repartition<int16_t, decltype(di32)> di16;
   const hn::Rebind<int8_t, decltype(di16)> di8;
-  const hn::CappedTag<hwy::float16_t, 1> dh1;
-  const hn::CappedTag<float, 1> df1;
+  const hn::Full64<hwy::float16_t> dh4;
+  const hn::Full128<float> df4;
   const size_t N16 = hn::Lanes(di16);
   const size_t n_blocks = cols / q8::kBlock;
   const auto* xq = static_cast<const int16_t*>(act);
   const auto* xd = reinterpret_cast<const float*>(xq + cols);
-  for (size_t r = r0; r < r1; ++r) {
-    const uint8_t* row = static_cast<const uint8_t*>(w) + r * row_bytes;
-    auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+  MatvecStripes(w, row_bytes, y, r0, r1, [&](const uint8_t* const rows[4], float out[4]) {
+    auto acc0 = hn::Zero(df), acc1 = hn::Zero(df), acc2 = hn::Zero(df), acc3 = hn::Zero(df);
+    HWY_ALIGN float scale[4];
     for (size_t b = 0; b < n_blocks; ++b) {
-      const uint8_t* blk = row + b * q8::kBlockBytes;
-      const auto* qs = reinterpret_cast<const int8_t*>(blk + 2);
+      const size_t off = b * q8::kBlockBytes;
+      if (b % 2 == 0)  // software prefetch ahead of each stream, one cache line per 2 blocks
+        for (size_t s = 0; s < 4; ++s) hwy::Prefetch(rows[s] + off + AFM_MATVEC_PREFETCH_BYTES);
+      // The four rows' f16 block scales, widened together and multiplied by x's block scale.
+      uint16_t dh[4];
+      for (size_t s = 0; s < 4; ++s) std::memcpy(&dh[s], rows[s] + off, 2);
+      hn::Store(
+          hn::Mul(hn::PromoteTo(df4, hn::LoadU(dh4, reinterpret_cast<const hwy::float16_t*>(dh))),
+                  hn::Set(df4, xd[b])),
+          df4, scale);
       const int16_t* xb = xq + b * q8::kBlock;
-      auto s0 = hn::Zero(di32), s1 = hn::Zero(di32);
-      for (size_t j = 0; j < q8::kBlock; j += N16) {
-        const auto wv = hn::PromoteTo(di16, hn::LoadU(di8, qs + j));
-        s0 = hn::ReorderWidenMulAccumulate(di32, wv, hn::LoadU(di16, xb + j), s0, s1);
-      }
-      const float dw = hn::GetLane(
-          hn::PromoteTo(df1, hn::LoadU(dh1, reinterpret_cast<const hwy::float16_t*>(blk))));
-      const auto sum = hn::ConvertTo(df, hn::RearrangeToOddPlusEven(s0, s1));
-      if (b & 1) {
-        acc1 = hn::MulAdd(sum, hn::Set(df, dw * xd[b]), acc1);
-      } else {
-        acc0 = hn::MulAdd(sum, hn::Set(df, dw * xd[b]), acc0);
-      }
+      auto block_dot = [&](const uint8_t* row) {
+        const auto* qs = reinterpret_cast<const int8_t*>(row + off + 2);
+        auto s0 = hn::Zero(di32), s1 = hn::Zero(di32);
+        for (size_t j = 0; j < q8::kBlock; j += N16)
+          s0 = hn::ReorderWidenMulAccumulate(di32, hn::PromoteTo(di16, hn::LoadU(di8, qs + j)),
+                                             hn::LoadU(di16, xb + j), s0, s1);
+        return hn::ConvertTo(df, hn::RearrangeToOddPlusEven(s0, s1));
+      };
+      acc0 = hn::MulAdd(block_dot(rows[0]), hn::Set(df, scale[0]), acc0);
+      acc1 = hn::MulAdd(block_dot(rows[1]), hn::Set(df, scale[1]), acc1);
+      acc2 = hn::MulAdd(block_dot(rows[2]), hn::Set(df, scale[2]), acc2);
+      acc3 = hn::MulAdd(block_dot(rows[3]), hn::Set(df, scale[3]), acc3);
     }
-    y[r - r0] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
-  }
+    out[0] = hn::GetLane(hn::SumOfLanes(df, acc0));
+    out[1] = hn::GetLane(hn::SumOfLanes(df, acc1));
+    out[2] = hn::GetLane(hn::SumOfLanes(df, acc2));
+    out[3] = hn::GetLane(hn::SumOfLanes(df, acc3));
+  });
 #endif
 }
 

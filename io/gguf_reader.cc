@@ -209,9 +209,11 @@ gguf_file gguf_file::parse(const uint8_t* data, size_t size, std::string name) {
   const uint64_t n_kv = c.read<uint64_t>("the metadata count");
   // A key-value pair takes at least 20 bytes and a tensor info at least 28.
   if (n_kv > c.remaining() / 20)
-    fail(file, ": metadata count ", n_kv, " overflows the file size ", size);
+    fail(file, ": truncated or corrupt file: metadata count ", n_kv, " overflows the file size ",
+         size);
   if (n_tensors > c.remaining() / 28)
-    fail(file, ": tensor count ", n_tensors, " overflows the file size ", size);
+    fail(file, ": truncated or corrupt file: tensor count ", n_tensors, " overflows the file size ",
+         size);
 
   std::unordered_set<std::string> keys;
   for (uint64_t i = 0; i < n_kv; ++i) {

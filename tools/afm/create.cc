@@ -15,6 +15,7 @@ void add_create(CLI::App& app) {
     uint64_t seed = 1;
     double std = 0.02;
     double shared = -1.0;
+    std::string rope_style;
     int threads = 0;
   };
   auto o = std::make_shared<opts>();
@@ -32,9 +33,13 @@ void add_create(CLI::App& app) {
   c->add_option("--std", o->std, "Standard deviation of the weights")->capture_default_str();
   c->add_option("--kv-shared-fraction", o->shared,
                 "Override the config's fraction of layers that share KV (0 = none)");
+  c->add_option("--rope-style", o->rope_style, "Override the config's RoPE pairing")
+      ->check(CLI::IsMember({"interleaved", "half"}));
   c->add_option("--threads", o->threads, "Threads (0 = all)");
   c->callback([o] {
     model_config cfg = load_config_json(o->config);
+    if (!o->rope_style.empty())
+      cfg.rope = o->rope_style == "half" ? rope_style::half : rope_style::interleaved;
     if (o->shared >= 0.0) {
       cfg.kv_shared_fraction = o->shared;
       set_default_kv_sources(cfg);

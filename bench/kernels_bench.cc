@@ -1,0 +1,101 @@
+// Kernel benchmarks. Matvec runs twice per format: on a matrix that fits in L2 (compute bound)
+// and on 1 GiB of weights (memory bound), so the two ceilings can be told apart. Bytes/s are
+// weight bytes read. The read-bandwidth and FMA-peak probes are the ceilings afm bench uses.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
+
+#include "afm/rng.h"
+#include "afm/thread_pool.h"
+#include "core/kernels.h"
+#include "core/probe.h"
+#include "formats/format.h"
+#include "formats/matmul.h"
+
+namespace afm {
+namespace {
+
+struct weights {
+  std::vector<uint8_t> bytes;
+  tensor t;
+};
+
+std::unique_ptr<weights> make_weights(dtype type, size_t rows, size_t cols) {
+  auto w = std::make_unique<weights>();
+  const formats::weight_format& f = *formats::find_format(type);
+  w->bytes.resize(dtype_bytes(type, rows * cols));
+  std::vector<float> row(cols);
+  rng g(1);
+  const size_t rb = w->bytes.size() / rows;
+  for (size_t r = 0; r < rows; ++r) {
+    for (auto& v : row) v = static_cast<float>(g.normal() * 0.02);
+    f.encode(row.data(), cols, w->bytes.data() + r * rb);
+  }
+  w->t =
+      make_tensor(w->bytes.data(), type, {static_cast<int64_t>(cols), static_cast<int64_t>(rows)});
+  return w;
+}
+
+void BM_Matvec(benchmark::State& state, dtype type, bool streaming) {
+  const size_t cols = 2048, threads = static_cast<size_t>(state.range(0));
+  const size_t rows = streaming ? (size_t{1} << 30) / dtype_bytes(type, cols) : 64;
+  auto w = make_weights(type, rows, cols);
+  thread_pool pool(static_cast<int>(threads));
+  std::vector<float> x(cols, 0.5f), y(rows);
+  for (auto _ : state) {
+    formats::matmul(w->t, x.data(), cols, 1, y.data(), rows, pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w->bytes.size()));
+}
+
+void BM_Gemm(benchmark::State& state, dtype type) {
+  const size_t n = static_cast<size_t>(state.range(0)), rows = 2048, cols = 2048;
+  auto w = make_weights(type, rows, cols);
+  thread_pool pool(static_cast<int>(state.range(1)));
+  std::vector<float> x(n * cols, 0.5f), y(n * rows);
+  for (auto _ : state) {
+    formats::matmul(w->t, x.data(), cols, n, y.data(), rows, pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * static_cast<double>(n * rows * cols) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+  thread_pool pool(static_cast<int>(state.range(0)));
+  double bw = 0;
+  for (auto _ : state) bw = probe::read_bandwidth(pool, size_t{1} << 30, 3);
+  state.counters["GB/s"] = bw / 1e9;
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+  thread_pool pool(static_cast<int>(state.range(0)));
+  double f = 0;
+  for (auto _ : state) f = probe::fma_peak(pool);
+  state.counters["GFLOP/s"] = f / 1e9;
+}
+
+BENCHMARK_CAPTURE(BM_Matvec, f32_l2, dtype::f32, false)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, bf16_l2, dtype::bf16, false)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, f16_l2, dtype::f16, false)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, q8_l2, dtype::q8_0, false)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, f32_stream, dtype::f32, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dtype::bf16, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q8_stream, dtype::q8_0, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemm, f32, dtype::f32)
+    ->Args({64, 1})
+    ->Args({256, 1})
+    ->Args({256, 2})
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemm, bf16, dtype::bf16)->Args({256, 2})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemm, q8, dtype::q8_0)->Args({256, 2})->UseRealTime();
+BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_FmaPeak)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
+
+}  // namespace
+}  // namespace afm
+
+BENCHMARK_MAIN();

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Checks the afm command line end to end: help on every subcommand, a working create/generate/
+# logits/bench round, and clear errors (exit 1, "afm: error:" and the reason) for bad input.
+set -u
+afm=$1
+config=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+pass=0
+fail=0
+ok() { echo "PASS: $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+
+for cmd in create generate logits bench; do
+  if "$afm" "$cmd" --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
+done
+
+"$afm" create --config "$config" --out "$dir/m.gguf" --seed 2 2>/dev/null && ok "create" || bad "create"
+out=$("$afm" generate -m "$dir/m.gguf" -p "abc" -n 5 --seed 1 -q) && [ -n "$out" ] && ok "generate" || bad "generate"
+"$afm" logits -m "$dir/m.gguf" --tokens 1,2,3 | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["logits"][0]) == d["n_vocab"]' \
+  && ok "logits JSON" || bad "logits JSON"
+"$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --no-probe --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["decode_tok_s"] > 0' \
+  && ok "bench JSON" || bad "bench JSON"
+
+# expect_error NAME PATTERN COMMAND...: exit status 1 and PATTERN in the error message.
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  local err
+  err=$("$@" 2>&1 >/dev/null)
+  local rc=$?
+  if [ $rc -eq 1 ] && grep -q -- "$pattern" <<<"$err"; then ok "$name"; else bad "$name (rc=$rc: $err)"; fi
+}
+head -c 100 "$dir/m.gguf" >"$dir/truncated.gguf"
+echo "not a model" >"$dir/text.gguf"
+: >"$dir/empty.gguf"
+expect_error "truncated model" "truncated or corrupt" "$afm" generate -m "$dir/truncated.gguf" -p x
+expect_error "not a GGUF file" "not a GGUF file" "$afm" logits -m "$dir/text.gguf" --tokens 1
+expect_error "empty file" "file is empty" "$afm" bench -m "$dir/empty.gguf"
+expect_error "token out of range" "outside the vocabulary" "$afm" logits -m "$dir/m.gguf" --tokens 1,999
+expect_error "bad token list" "is not a token id" "$afm" logits -m "$dir/m.gguf" --tokens 1,x
+expect_error "context overflow" "exceed" "$afm" generate -m "$dir/m.gguf" -p "$(head -c 300 /dev/zero | tr '\0' a)" -n 1
+expect_error "bad dtype" "unknown dtype" "$afm" create --config "$config" --out "$dir/x.gguf" --dtype q3
+echo '{"vocab_size": 10}' >"$dir/bad.json"
+expect_error "bad config" "d_model" "$afm" create --config "$dir/bad.json" --out "$dir/x.gguf"
+if "$afm" frobnicate >/dev/null 2>&1; then bad "unknown subcommand"; else ok "unknown subcommand"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

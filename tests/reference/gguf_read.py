@@ -1,0 +1,85 @@
+"""A small, independent GGUF v2/v3 reader for the reference tests (numpy only).
+
+Written from the GGUF specification, not from afm's C++ reader, so the two can disagree.
+Supports the tensor types afm writes: F32, F16, BF16 and Q8_0.
+"""
+import struct
+
+import numpy as np
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+            10: "<Q", 11: "<q", 12: "<d"}
+GGML_F32, GGML_F16, GGML_Q8_0, GGML_BF16 = 0, 1, 8, 30
+
+
+class Reader:
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.buf = f.read()
+        self.pos = 0
+        if self.buf[:4] != b"GGUF":
+            raise ValueError(f"{path}: not a GGUF file")
+        self.pos = 4
+        self.version = self._u32()
+        n_tensors, n_kv = self._u64(), self._u64()
+        self.kv = {}
+        for _ in range(n_kv):
+            key = self._str()
+            self.kv[key] = self._value(self._u32())
+        self.tensors = {}
+        for _ in range(n_tensors):
+            name = self._str()
+            n_dims = self._u32()
+            dims = [self._u64() for _ in range(n_dims)]
+            ttype = self._u32()
+            offset = self._u64()
+            self.tensors[name] = (dims, ttype, offset)
+        align = self.kv.get("general.alignment", 32)
+        self.data_start = (self.pos + align - 1) // align * align
+
+    def _unpack(self, fmt):
+        v = struct.unpack_from(fmt, self.buf, self.pos)[0]
+        self.pos += struct.calcsize(fmt)
+        return v
+
+    def _u32(self):
+        return self._unpack("<I")
+
+    def _u64(self):
+        return self._unpack("<Q")
+
+    def _str(self):
+        n = self._u64()
+        s = self.buf[self.pos:self.pos + n].decode("utf-8")
+        self.pos += n
+        return s
+
+    def _value(self, t):
+        if t == 8:
+            return self._str()
+        if t == 9:
+            et, n = self._u32(), self._u64()
+            return [self._value(et) for _ in range(n)]
+        return self._unpack(_SCALARS[t])
+
+    def tensor(self, name):
+        """The tensor as float32 numpy, shaped like torch (outermost dimension first)."""
+        dims, ttype, offset = self.tensors[name]
+        count = int(np.prod(dims))
+        start = self.data_start + offset
+        if ttype == GGML_F32:
+            a = np.frombuffer(self.buf, np.float32, count, start)
+        elif ttype == GGML_F16:
+            a = np.frombuffer(self.buf, np.float16, count, start).astype(np.float32)
+        elif ttype == GGML_BF16:
+            raw = np.frombuffer(self.buf, np.uint16, count, start).astype(np.uint32) << 16
+            a = raw.view(np.float32)
+        elif ttype == GGML_Q8_0:
+            nb = count // 32
+            blocks = np.frombuffer(self.buf, np.uint8, nb * 34, start).reshape(nb, 34)
+            d = blocks[:, :2].copy().view(np.float16).astype(np.float32)
+            q = blocks[:, 2:].copy().view(np.int8).astype(np.float32)
+            a = (d * q).reshape(-1)
+        else:
+            raise ValueError(f"tensor {name}: unsupported type {ttype}")
+        return a.reshape(list(reversed(dims))).copy()
