@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   app.add_option("-p,--prompts", prompts, "Comma-separated prompt lengths")->capture_default_str();
   app.add_option("--threads", threads, "Threads")->capture_default_str();
   app.add_option("--reps", reps, "Repetitions (best kept)")->capture_default_str();
-  app.add_option("--dir", dir, "Where the two model files are kept between runs")->capture_default_str();
+  app.add_option("--dir", dir, "Where the two model files are kept between runs")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     afm::model_config shared = afm::load_config_json(config);
@@ -50,14 +51,16 @@ int main(int argc, char** argv) {
     std::stringstream ss(prompts);
     for (std::string item; std::getline(ss, item, ',');) lengths.push_back(std::stoul(item));
 
-    std::printf("%s, %s, %d threads: %lld layers, %lld share KV\n", shared.name.c_str(), dtype_name.c_str(),
-                threads, static_cast<long long>(shared.n_layers), static_cast<long long>(shared.n_shared_layers()));
-    std::printf("%8s %14s %14s %10s %16s %16s %10s\n", "prompt", "TTFT shared", "TTFT plain", "change",
-                "KV bytes shared", "KV bytes plain", "change");
+    std::printf("%s, %s, %d threads: %lld layers, %lld share KV\n", shared.name.c_str(),
+                dtype_name.c_str(), threads, static_cast<long long>(shared.n_layers),
+                static_cast<long long>(shared.n_shared_layers()));
+    std::printf("%8s %14s %14s %10s %16s %16s %10s\n", "prompt", "TTFT shared", "TTFT plain",
+                "change", "KV bytes shared", "KV bytes plain", "change");
     afm::rng g(1);
     for (size_t P : lengths) {
       std::vector<int32_t> prompt(P);
-      for (auto& t : prompt) t = static_cast<int32_t>(g.next() % static_cast<uint64_t>(shared.n_vocab));
+      for (auto& t : prompt)
+        t = static_cast<int32_t>(g.next() % static_cast<uint64_t>(shared.n_vocab));
       double best[2] = {1e30, 1e30};
       size_t kv[2] = {0, 0};
       for (int r = 0; r < reps; ++r) {
@@ -65,7 +68,9 @@ int main(int argc, char** argv) {
           afm::engine e(*models[i], {.n_threads = threads, .n_ctx = P});
           const auto t0 = std::chrono::steady_clock::now();
           e.prefill(prompt);
-          best[i] = std::min(best[i], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          best[i] = std::min(
+              best[i],
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           kv[i] = e.kv_bytes();
         }
       }

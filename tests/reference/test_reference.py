@@ -55,12 +55,24 @@ def main():
         # chaotically through the layers.
         ("q8 weights", ["--dtype", "q8", "--std", "0.02"], ["--all", "--steps", "3"], 1e-4, 1e-2),
     ]
+    # A non-default KV mapping, stored in the file: Block-2 layers read different sources.
+    with open(args.config) as f:
+        custom = json.load(f)
+    n = custom["n_layers"]
+    block1 = n - round(n * custom.get("kv_shared_fraction", 0.0))
+    custom["kv_source"] = [l if l < block1 else (l * 7) % block1 for l in range(n)]
+    custom_path = os.path.join(work, "custom-kv.json")
+    with open(custom_path, "w") as f:
+        json.dump(custom, f)
+    cases.append(("f32 custom KV mapping " + str(custom["kv_source"]), ["--config", custom_path],
+                  ["--all", "--steps", "3"], 1e-4, 1e-4))
+
     passed = failed = 0
     for name, create_flags, logit_flags, tol_prefill, tol_decode in cases:
         path = os.path.join(work, "m.gguf")
         std = [] if "--std" in create_flags else ["--std", "0.3"]
-        run([args.afm, "create", "--config", args.config, "--out", path, "--seed", "11", "--threads", "1"]
-            + std + create_flags)
+        config = [] if "--config" in create_flags else ["--config", args.config]
+        run([args.afm, "create", "--out", path, "--seed", "11", "--threads", "1"] + config + std + create_flags)
         out = json.loads(run([args.afm, "logits", "-m", path, "--tokens", toks, "--threads", "2"] + logit_flags))
         ref = Reference(path).logits(tokens)
         steps = int(logit_flags[logit_flags.index("--steps") + 1]) if "--steps" in logit_flags else 0
