@@ -43,7 +43,10 @@ int main(int argc, char** argv) {
       if (!std::filesystem::exists(path)) {
         std::fprintf(stderr, "creating %s\n", path.c_str());
         afm::thread_pool pool(threads);
-        afm::create_random_model(*c, {.type = type}, path, pool);
+        afm::create_random_model(*c, {.type = type}, path, pool, [](size_t done, size_t total) {
+          if (done == total || done % 32 == 0)
+            std::fprintf(stderr, "  %zu/%zu tensors\n", done, total);
+        });
       }
       models.push_back(afm::load_model(path));
     }

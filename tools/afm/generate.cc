@@ -67,8 +67,15 @@ void add_generate(CLI::App& app) {
         std::fprintf(stdout, "<%d>", t);
       }
       std::fflush(stdout);
-      if (generated + 1 == o->n || e.position() >= e.context_size()) {
+      if (generated + 1 == o->n) {
         ++generated;
+        break;
+      }
+      if (e.position() >= e.context_size()) {
+        ++generated;
+        std::fprintf(stderr,
+                     "\nafm generate: stopped after %d tokens: the context of %zu is full\n",
+                     generated, e.context_size());
         break;
       }
       logits = e.decode(t);
