@@ -35,3 +35,24 @@ TEST(ThreadPool, RunsEveryThreadManyTimes) {
 
 }  // namespace
 }  // namespace afm
+
+#include "afm/arena.h"
+#include "afm/error.h"
+
+namespace afm {
+namespace {
+
+TEST(Arena, AlignsAndRefusesOverflow) {
+  arena a(1000);
+  float* x = a.alloc<float>(3);
+  double* y = a.alloc<double>(5);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(x) % arena::kAlign, 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(y) % arena::kAlign, 0u);
+  EXPECT_EQ(a.used(), 128u);
+  EXPECT_THROW(a.alloc<float>(1000), error);
+  a.reset();
+  EXPECT_EQ(a.alloc<float>(3), x);
+}
+
+}  // namespace
+}  // namespace afm

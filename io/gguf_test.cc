@@ -178,6 +178,43 @@ TEST(Gguf, TensorInfoFaults) {
   expect_error(one_tensor(2, {4, 2}, 0, 1ull << 62, 32), "outside the");
 }
 
+TEST(Gguf, OverflowingArrayCount) {
+  std::vector<uint8_t> b;
+  auto put = [&](const void* p, size_t n) {
+    b.insert(b.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+  };
+  auto u32 = [&](uint32_t v) { put(&v, 4); };
+  auto u64 = [&](uint64_t v) { put(&v, 8); };
+  u32(0x46554747);
+  u32(3);
+  u64(0);  // tensors
+  u64(1);  // metadata
+  u64(3);
+  put("arr", 3);
+  u32(static_cast<uint32_t>(gguf_type::array));
+  u32(static_cast<uint32_t>(gguf_type::u64));
+  u64(1ull << 61);  // 2^61 elements of 8 bytes: must be refused before any allocation
+  b.resize(b.size() + 64, 0);
+  expect_error(b, "array count 2305843009213693952 overflows");
+}
+
+TEST(Gguf, HonoursNonDefaultAlignment) {
+  const std::string path = tmp_path("align");
+  gguf_writer w(256);
+  w.set("general.architecture", gguf_value::str("afm"));
+  w.add_tensor("a", dtype::f32, {3});
+  w.add_tensor("b", dtype::f32, {5});
+  w.write_header(path);
+  const float a[3] = {1, 2, 3}, b[5] = {4, 5, 6, 7, 8};
+  w.write_tensor(a, sizeof a);
+  w.write_tensor(b, sizeof b);
+  w.finish();
+  const gguf_file f = gguf_file::open(path);
+  EXPECT_EQ(f.alignment(), 256u);
+  EXPECT_EQ(f.find_tensor("b")->offset, 256u);
+  EXPECT_EQ(static_cast<const float*>(f.get_tensor("b").data)[4], 8.0f);
+}
+
 TEST(Gguf, WriterChecksItsCaller) {
   gguf_writer w;
   w.add_tensor("x", dtype::f32, {4});
