@@ -9,5 +9,6 @@ void add_create(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_tokenize(CLI::App& app);  // tokenize and detokenize
 
 }  // namespace afm::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   afm::cli::add_generate(app);
   afm::cli::add_logits(app);
   afm::cli::add_bench(app);
+  afm::cli::add_tokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

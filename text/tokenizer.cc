@@ -1,0 +1,201 @@
+// Byte-level BPE (tiktoken's algorithm): each pre-tokenized piece that is itself a token maps
+// straight to it; otherwise adjacent parts are merged, lowest merge rank first (leftmost on
+// ties), until no adjacent pair concatenates to a ranked token.
+#include "afm/tokenizer.h"
+
+#include <algorithm>
+#include <climits>
+#include <fstream>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "afm/error.h"
+#include "text/base64.h"
+#include "text/pretokenizer.h"
+
+namespace afm {
+
+struct tokenizer::data {
+  struct entry {
+    int32_t id;
+    int32_t rank;  // -1: not produced by a merge
+  };
+  std::vector<std::string> bytes;  // id -> bytes; never resized after construction
+  std::unordered_map<std::string_view, entry> lookup;     // views into `bytes`
+  std::vector<std::pair<std::string, int32_t>> specials;  // longest first
+  uint64_t special_first_bytes[4] = {0, 0, 0, 0};         // bitset of specials' first bytes
+  std::string split_name;
+  text::split_pattern split = text::split_pattern::cl100k;
+  int32_t byte_token[256];
+};
+
+tokenizer tokenizer::build(std::vector<std::string> tokens, std::vector<int32_t> ranks,
+                           const std::string& split,
+                           std::vector<std::pair<std::string, int32_t>> specials) {
+  auto d = std::make_shared<data>();
+  d->split = text::parse_split_pattern(split);
+  d->split_name = split;
+  if (ranks.size() != tokens.size())
+    fail("tokenizer: ", tokens.size(), " tokens but ", ranks.size(), " ranks");
+  d->bytes = std::move(tokens);
+  std::fill(std::begin(d->byte_token), std::end(d->byte_token), -1);
+  std::vector<bool> is_special(d->bytes.size(), false);
+  for (const auto& [text, id] : specials) {
+    if (id < 0 || static_cast<size_t>(id) >= d->bytes.size())
+      fail("tokenizer: special token '", text, "' has id ", id, " outside the vocabulary");
+    if (text.empty()) fail("tokenizer: empty special token");
+    is_special[static_cast<size_t>(id)] = true;
+  }
+  d->lookup.reserve(d->bytes.size());
+  for (size_t id = 0; id < d->bytes.size(); ++id) {
+    const std::string& b = d->bytes[id];
+    if (b.empty() || is_special[id]) continue;
+    const auto [it, inserted] =
+        d->lookup.emplace(b, data::entry{static_cast<int32_t>(id), ranks[id]});
+    if (!inserted) fail("tokenizer: tokens ", it->second.id, " and ", id, " have the same bytes");
+    if (b.size() == 1) d->byte_token[static_cast<uint8_t>(b[0])] = static_cast<int32_t>(id);
+  }
+  for (int b = 0; b < 256; ++b)
+    if (d->byte_token[b] < 0)
+      fail("tokenizer: no token for byte ", b, " (byte-level BPE needs all 256)");
+  std::sort(specials.begin(), specials.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [text, id] : specials) {
+    const auto c = static_cast<uint8_t>(text[0]);
+    d->special_first_bytes[c / 64] |= uint64_t{1} << (c % 64);
+    if (d->bytes[static_cast<size_t>(id)].empty()) d->bytes[static_cast<size_t>(id)] = text;
+  }
+  d->specials = std::move(specials);
+  return tokenizer(std::move(d));
+}
+
+size_t tokenizer::vocab_size() const {
+  return d_->bytes.size();
+}
+const std::vector<std::pair<std::string, int32_t>>& tokenizer::specials() const {
+  return d_->specials;
+}
+const std::string& tokenizer::split_name() const {
+  return d_->split_name;
+}
+
+int32_t tokenizer::special_id(std::string_view text) const {
+  for (const auto& [t, id] : d_->specials)
+    if (t == text) return id;
+  return -1;
+}
+
+std::string_view tokenizer::token_bytes(int32_t id) const {
+  if (id < 0 || static_cast<size_t>(id) >= d_->bytes.size())
+    fail("token id ", id, " is outside the vocabulary [0, ", d_->bytes.size(), ")");
+  return d_->bytes[static_cast<size_t>(id)];
+}
+
+std::string tokenizer::decode(std::span<const int32_t> ids) const {
+  std::string out;
+  for (int32_t id : ids) out += token_bytes(id);
+  return out;
+}
+
+std::vector<int32_t> tokenizer::encode(std::string_view text, special_tokens special) const {
+  std::vector<int32_t> out;
+  encode(text, special, out);
+  return out;
+}
+
+void tokenizer::encode(std::string_view text, special_tokens special,
+                       std::vector<int32_t>& out) const {
+  if (special == special_tokens::as_text || d_->specials.empty()) return encode_ordinary(text, out);
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<uint8_t>(text[i]);
+    if (!(d_->special_first_bytes[c / 64] >> (c % 64) & 1)) continue;
+    for (const auto& [t, id] : d_->specials) {  // longest first
+      if (text.compare(i, t.size(), t) == 0) {
+        encode_ordinary(text.substr(start, i - start), out);
+        out.push_back(id);
+        start = i + t.size();
+        i = start - 1;
+        break;
+      }
+    }
+  }
+  encode_ordinary(text.substr(start), out);
+}
+
+void tokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& out) const {
+  std::vector<uint32_t> ends;
+  text::split(d_->split, text, ends);
+  uint32_t begin = 0;
+  for (uint32_t end : ends) {
+    encode_piece(text.substr(begin, end - begin), out);
+    begin = end;
+  }
+}
+
+void tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
+  const auto& lookup = d_->lookup;
+  if (const auto it = lookup.find(piece); it != lookup.end()) {
+    out.push_back(it->second.id);
+    return;
+  }
+  if (piece.size() == 1) {
+    out.push_back(d_->byte_token[static_cast<uint8_t>(piece[0])]);
+    return;
+  }
+  // parts[i] = (start of part i, rank of merging part i with part i + 1).
+  struct part {
+    uint32_t start;
+    int32_t rank;
+  };
+  static thread_local std::vector<part> parts;
+  parts.clear();
+  const auto rank_of = [&](size_t i) -> int32_t {  // rank of parts i and i + 1 merged
+    if (i + 2 >= parts.size()) return INT32_MAX;
+    const auto it = lookup.find(piece.substr(parts[i].start, parts[i + 2].start - parts[i].start));
+    return it == lookup.end() || it->second.rank < 0 ? INT32_MAX : it->second.rank;
+  };
+  for (uint32_t i = 0; i <= piece.size(); ++i) parts.push_back({i, INT32_MAX});
+  for (size_t i = 0; i + 2 < parts.size(); ++i) parts[i].rank = rank_of(i);
+  while (parts.size() > 2) {
+    size_t best = 0;
+    int32_t best_rank = INT32_MAX;
+    for (size_t i = 0; i + 1 < parts.size(); ++i)
+      if (parts[i].rank < best_rank) best_rank = parts[i].rank, best = i;
+    if (best_rank == INT32_MAX) break;
+    parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    parts[best].rank = rank_of(best);
+    if (best > 0) parts[best - 1].rank = rank_of(best - 1);
+  }
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string_view bytes =
+        piece.substr(parts[i].start, parts[i + 1].start - parts[i].start);
+    const auto it = lookup.find(bytes);
+    if (it != lookup.end()) {
+      out.push_back(it->second.id);
+    } else {  // cannot happen with a complete byte-level vocabulary; keep every byte anyway
+      for (char ch : bytes) out.push_back(d_->byte_token[static_cast<uint8_t>(ch)]);
+    }
+  }
+}
+
+void tokenizer::save(const std::string& path) const {
+  nlohmann::json j;
+  j["format"] = "afm-bpe-vocab";
+  j["version"] = 1;
+  j["split"] = d_->split_name;
+  std::vector<int32_t> ranks(d_->bytes.size(), -1);
+  for (const auto& [b, e] : d_->lookup) ranks[static_cast<size_t>(e.id)] = e.rank;
+  auto& tokens = j["tokens"] = nlohmann::json::array();
+  for (const auto& b : d_->bytes) tokens.push_back(text::base64_encode(b));
+  j["ranks"] = ranks;
+  auto& sp = j["specials"] = nlohmann::json::object();
+  for (const auto& [t, id] : d_->specials) sp[t] = id;
+  std::ofstream out(path);
+  if (!out) fail(path, ": cannot create");
+  out << j.dump() << "\n";
+  if (!out) fail(path, ": write failed");
+}
+
+}  // namespace afm
