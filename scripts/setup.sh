@@ -8,6 +8,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch
 )
+# Node runs the tokenizer tests' reference encoder; this image's nodejs (with npm) may come from
+# outside Debian, so install Debian's only when there is no node at all.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 missing=()
@@ -21,4 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all packages present"
+fi
+
+# The tokenizer tests' reference encoder (js-tiktoken), pinned by tests/tokenizer/package-lock.json.
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$here/tests/tokenizer/node_modules/js-tiktoken" ]; then
+  echo "setup: npm ci in tests/tokenizer (js-tiktoken)"
+  (cd "$here/tests/tokenizer" && npm ci --no-audit --no-fund --loglevel=error)
 fi
