@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs the whole test suite: the release
-# build (warnings are errors) and an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# build (warnings are errors), an AddressSanitizer + UndefinedBehaviorSanitizer build, and the
+# libFuzzer targets for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -15,3 +16,12 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAFM_WERROR
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+# libFuzzer (clang): the tokenizer target, for a bounded time.
+CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAFM_FUZZ=ON \
+  -DAFM_BUILD_TESTS=OFF -DAFM_BUILD_BENCH=OFF
+cmake --build build-fuzz -j "$jobs" --target afm_tokenizer_fuzz
+mkdir -p build-fuzz/corpus-tokenizer
+build-fuzz/fuzz/afm_tokenizer_fuzz -max_total_time=60 -max_len=1024 -print_final_stats=1 \
+  build-fuzz/corpus-tokenizer
+echo "fuzz: afm_tokenizer_fuzz ran 60 s without a finding"

@@ -5,8 +5,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <queue>
+#include <cstring>
 #include <fstream>
-#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -16,18 +17,118 @@
 
 namespace afm {
 
+namespace {
+
+// 64-bit hash of a short byte string: 8 bytes at a time, multiply-xorshift mixing.
+inline uint64_t hash_bytes(std::string_view s) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+  }
+  if (i < s.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+  }
+  return h ^ (h >> 31);
+}
+
+// Long pieces (a word of thousands of letters) merge through a heap over a linked list:
+// O(n log n) instead of the O(n^2) rescans. Popping (rank, start) gives the lowest rank and,
+// among equal ranks, the leftmost pair — the same order as the linear scan, so the same tokens.
+constexpr size_t kHeapMergeBytes = 128;
+
+template <class Data>
+void merge_long_piece(const Data& d, std::string_view piece, std::vector<int32_t>& out) {
+  const uint32_t n = static_cast<uint32_t>(piece.size());
+  std::vector<uint32_t> next(n), prev(n);
+  std::vector<int32_t> rank(n, INT32_MAX);
+  std::vector<bool> alive(n, true);
+  for (uint32_t i = 0; i < n; ++i) next[i] = i + 1, prev[i] = i - 1;  // prev[0] wraps: unused
+  auto pair_rank = [&](uint32_t i) -> int32_t {  // rank of part i merged with its successor
+    if (next[i] >= n) return INT32_MAX;
+    const uint32_t end = next[next[i]] < n ? next[next[i]] : n;
+    const auto* e = d.find(piece.substr(i, end - i));
+    return e == nullptr || e->rank < 0 ? INT32_MAX : e->rank;
+  };
+  using item = std::pair<int32_t, uint32_t>;
+  std::priority_queue<item, std::vector<item>, std::greater<item>> heap;
+  for (uint32_t i = 0; i < n; ++i) {
+    rank[i] = pair_rank(i);
+    if (rank[i] != INT32_MAX) heap.push({rank[i], i});
+  }
+  while (!heap.empty()) {
+    const auto [r, i] = heap.top();
+    heap.pop();
+    if (!alive[i] || rank[i] != r) continue;  // stale
+    const uint32_t j = next[i];
+    alive[j] = false;
+    next[i] = next[j];
+    if (next[j] < n) prev[next[j]] = i;
+    rank[i] = pair_rank(i);
+    if (rank[i] != INT32_MAX) heap.push({rank[i], i});
+    if (i > 0) {
+      const uint32_t p = prev[i];
+      rank[p] = pair_rank(p);
+      if (rank[p] != INT32_MAX) heap.push({rank[p], p});
+    }
+  }
+  for (uint32_t i = 0; i < n; i = next[i]) {
+    const std::string_view bytes = piece.substr(i, next[i] - i);
+    if (const auto* e = d.find(bytes)) {
+      out.push_back(e->id);
+    } else {
+      for (char ch : bytes) out.push_back(d.byte_token[static_cast<uint8_t>(ch)]);
+    }
+  }
+}
+
+}  // namespace
+
 struct tokenizer::data {
   struct entry {
     int32_t id;
     int32_t rank;  // -1: not produced by a merge
   };
-  std::vector<std::string> bytes;  // id -> bytes; never resized after construction
-  std::unordered_map<std::string_view, entry> lookup;     // views into `bytes`
+  // Token bytes -> entry, open addressing with linear probing: the node-based
+  // std::unordered_map spent over half the encode time chasing bucket chains.
+  struct slot {
+    uint64_t hash;
+    entry e;  // e.id == -1: empty
+  };
+  std::vector<std::string> bytes;  // id -> bytes
+  std::vector<slot> table;         // a power of two, at most half full
+  uint64_t mask = 0;
   std::vector<std::pair<std::string, int32_t>> specials;  // longest first
   uint64_t special_first_bytes[4] = {0, 0, 0, 0};         // bitset of specials' first bytes
   std::string split_name;
   text::split_pattern split = text::split_pattern::cl100k;
   int32_t byte_token[256];
+
+  const entry* find(std::string_view s) const {
+    const uint64_t h = hash_bytes(s);
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+      const slot& sl = table[i];
+      if (sl.e.id < 0) return nullptr;
+      if (sl.hash == h && bytes[static_cast<size_t>(sl.e.id)] == s) return &sl.e;
+    }
+  }
+  // Returns the entry already holding these bytes, or nullptr after inserting.
+  const entry* insert(std::string_view s, entry e) {
+    const uint64_t h = hash_bytes(s);
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+      slot& sl = table[i];
+      if (sl.e.id < 0) {
+        sl = {h, e};
+        return nullptr;
+      }
+      if (sl.hash == h && bytes[static_cast<size_t>(sl.e.id)] == s) return &sl.e;
+    }
+  }
 };
 
 tokenizer tokenizer::build(std::vector<std::string> tokens, std::vector<int32_t> ranks,
@@ -47,13 +148,15 @@ tokenizer tokenizer::build(std::vector<std::string> tokens, std::vector<int32_t>
     if (text.empty()) fail("tokenizer: empty special token");
     is_special[static_cast<size_t>(id)] = true;
   }
-  d->lookup.reserve(d->bytes.size());
+  size_t cap = 16;
+  while (cap < 2 * d->bytes.size()) cap *= 2;
+  d->table.assign(cap, data::slot{0, {-1, -1}});
+  d->mask = cap - 1;
   for (size_t id = 0; id < d->bytes.size(); ++id) {
     const std::string& b = d->bytes[id];
     if (b.empty() || is_special[id]) continue;
-    const auto [it, inserted] =
-        d->lookup.emplace(b, data::entry{static_cast<int32_t>(id), ranks[id]});
-    if (!inserted) fail("tokenizer: tokens ", it->second.id, " and ", id, " have the same bytes");
+    if (const auto* dup = d->insert(b, data::entry{static_cast<int32_t>(id), ranks[id]}))
+      fail("tokenizer: tokens ", dup->id, " and ", id, " have the same bytes");
     if (b.size() == 1) d->byte_token[static_cast<uint8_t>(b[0])] = static_cast<int32_t>(id);
   }
   for (int b = 0; b < 256; ++b)
@@ -135,15 +238,16 @@ void tokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& out
 }
 
 void tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
-  const auto& lookup = d_->lookup;
-  if (const auto it = lookup.find(piece); it != lookup.end()) {
-    out.push_back(it->second.id);
+  const data& d = *d_;
+  if (const auto* e = d.find(piece)) {
+    out.push_back(e->id);
     return;
   }
   if (piece.size() == 1) {
     out.push_back(d_->byte_token[static_cast<uint8_t>(piece[0])]);
     return;
   }
+  if (piece.size() > kHeapMergeBytes) return merge_long_piece(d, piece, out);
   // parts[i] = (start of part i, rank of merging part i with part i + 1).
   struct part {
     uint32_t start;
@@ -153,8 +257,8 @@ void tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   parts.clear();
   const auto rank_of = [&](size_t i) -> int32_t {  // rank of parts i and i + 1 merged
     if (i + 2 >= parts.size()) return INT32_MAX;
-    const auto it = lookup.find(piece.substr(parts[i].start, parts[i + 2].start - parts[i].start));
-    return it == lookup.end() || it->second.rank < 0 ? INT32_MAX : it->second.rank;
+    const auto* e = d.find(piece.substr(parts[i].start, parts[i + 2].start - parts[i].start));
+    return e == nullptr || e->rank < 0 ? INT32_MAX : e->rank;
   };
   for (uint32_t i = 0; i <= piece.size(); ++i) parts.push_back({i, INT32_MAX});
   for (size_t i = 0; i + 2 < parts.size(); ++i) parts[i].rank = rank_of(i);
@@ -171,9 +275,8 @@ void tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     const std::string_view bytes =
         piece.substr(parts[i].start, parts[i + 1].start - parts[i].start);
-    const auto it = lookup.find(bytes);
-    if (it != lookup.end()) {
-      out.push_back(it->second.id);
+    if (const auto* e = d.find(bytes)) {
+      out.push_back(e->id);
     } else {  // cannot happen with a complete byte-level vocabulary; keep every byte anyway
       for (char ch : bytes) out.push_back(d_->byte_token[static_cast<uint8_t>(ch)]);
     }
@@ -186,7 +289,8 @@ void tokenizer::save(const std::string& path) const {
   j["version"] = 1;
   j["split"] = d_->split_name;
   std::vector<int32_t> ranks(d_->bytes.size(), -1);
-  for (const auto& [b, e] : d_->lookup) ranks[static_cast<size_t>(e.id)] = e.rank;
+  for (const auto& sl : d_->table)
+    if (sl.e.id >= 0) ranks[static_cast<size_t>(sl.e.id)] = sl.e.rank;
   auto& tokens = j["tokens"] = nlohmann::json::array();
   for (const auto& b : d_->bytes) tokens.push_back(text::base64_encode(b));
   j["ranks"] = ranks;
