@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   afm::cli::add_logits(app);
   afm::cli::add_bench(app);
   afm::cli::add_tokenize(app);
+  afm::cli::add_tokenizer(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
