@@ -12,7 +12,8 @@
 namespace afm {
 
 void create_random_model(const model_config& c, const create_options& o, const std::string& path,
-                         thread_pool& pool, const std::function<void(size_t, size_t)>& progress) {
+                         thread_pool& pool, const std::function<void(size_t, size_t)>& progress,
+                         const std::function<void(gguf_writer&)>& metadata) {
   validate_config(c);
   const architecture* arch = find_architecture(c.arch);
   const formats::weight_format* fmt = formats::find_format(o.type);
@@ -26,6 +27,7 @@ void create_random_model(const model_config& c, const create_options& o, const s
   w.set("afm.init.seed", gguf_value::u64(o.seed));
   w.set("afm.init.std", gguf_value::f32(static_cast<float>(o.std)));
   arch->write_config(c, w);
+  if (metadata) metadata(w);
   auto type_of = [&](const tensor_slot& s) {
     return s.role == tensor_role::norm ? dtype::f32 : o.type;
   };

@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "afm/error.h"
+#include "afm/gguf.h"
 #include "text/base64.h"
+#include "text/gpt2_bytes.h"
 #include "text/pretokenizer.h"
 
 namespace afm {
@@ -300,6 +302,58 @@ void tokenizer::save(const std::string& path) const {
   if (!out) fail(path, ": cannot create");
   out << j.dump() << "\n";
   if (!out) fail(path, ": write failed");
+}
+
+void tokenizer::write_gguf(gguf_writer& w) const {
+  const data& d = *d_;
+  static const std::pair<const char*, const char*> kPre[] = {
+      {"gpt2", "gpt-2"}, {"cl100k", "llama-bpe"}, {"qwen2", "qwen2"}, {"o200k", "gpt-4o"}};
+  std::string pre;
+  const auto split = static_cast<int>(d.split);
+  pre = kPre[split].second;
+  std::vector<int32_t> rank(d.bytes.size(), -1);
+  for (const auto& sl : d.table)
+    if (sl.e.id >= 0) rank[static_cast<size_t>(sl.e.id)] = sl.e.rank;
+  std::vector<gguf_value> tokens, types, merges;
+  std::vector<bool> special(d.bytes.size(), false);
+  for (const auto& [t, id] : d.specials) special[static_cast<size_t>(id)] = true;
+  for (size_t id = 0; id < d.bytes.size(); ++id) {
+    tokens.push_back(gguf_value::str(special[id] ? d.bytes[id] : text::gpt2_spelling(d.bytes[id])));
+    types.push_back(gguf_value::i32(special[id] ? 3 : 1));
+  }
+  // Each ranked token's merge: BPE over its own bytes with only lower ranks leaves two parts.
+  std::vector<std::pair<int32_t, int32_t>> by_rank;
+  for (size_t id = 0; id < rank.size(); ++id)
+    if (rank[id] >= 0 && d.bytes[id].size() > 1)
+      by_rank.push_back({rank[id], static_cast<int32_t>(id)});
+  std::sort(by_rank.begin(), by_rank.end());
+  for (const auto& [r, id] : by_rank) {
+    const std::string& t = d.bytes[static_cast<size_t>(id)];
+    std::vector<uint32_t> starts;
+    for (uint32_t i = 0; i <= t.size(); ++i) starts.push_back(i);
+    auto part_rank = [&](size_t i) {
+      const auto* e = d.find(std::string_view(t).substr(starts[i], starts[i + 2] - starts[i]));
+      return e && e->rank >= 0 && e->rank < r ? e->rank : INT32_MAX;
+    };
+    while (starts.size() > 3) {
+      size_t best = 0;
+      int32_t best_rank = INT32_MAX;
+      for (size_t i = 0; i + 2 < starts.size(); ++i)
+        if (const int32_t pr = part_rank(i); pr < best_rank) best_rank = pr, best = i;
+      if (best_rank == INT32_MAX) break;
+      starts.erase(starts.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    }
+    if (starts.size() != 3)
+      fail("tokenizer: token ", id, " is not the merge of two lower-ranked tokens");
+    merges.push_back(gguf_value::str(text::gpt2_spelling(std::string_view(t).substr(0, starts[1])) +
+                                     " " +
+                                     text::gpt2_spelling(std::string_view(t).substr(starts[1]))));
+  }
+  w.set("tokenizer.ggml.model", gguf_value::str("gpt2"));
+  w.set("tokenizer.ggml.pre", gguf_value::str(pre));
+  w.set("tokenizer.ggml.tokens", gguf_value::array(gguf_type::string, std::move(tokens)));
+  w.set("tokenizer.ggml.token_type", gguf_value::array(gguf_type::i32, std::move(types)));
+  w.set("tokenizer.ggml.merges", gguf_value::array(gguf_type::string, std::move(merges)));
 }
 
 }  // namespace afm

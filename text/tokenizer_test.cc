@@ -141,3 +141,32 @@ TEST(BadVocab, ClearErrors) {
 
 }  // namespace
 }  // namespace afm
+
+namespace afm {
+namespace {
+
+tokenizer through_gguf(const tokenizer& tok, const std::string& name) {
+  const std::string path = ::testing::TempDir() + "afm_vocab_" + name + ".gguf";
+  gguf_writer w;
+  w.set("general.architecture", gguf_value::str("afm"));
+  tok.write_gguf(w);
+  w.write_header(path);
+  w.finish();
+  return tokenizer::from_gguf(gguf_file::open(path));
+}
+
+TEST_F(Vocab, EmbeddedInGgufGivesTheSameIds) {
+  const std::string s =
+      "Embedding keeps every id: héllo wörld 12345 你好 🤷🏽‍♀️ don't STOP "
+      "<|endoftext|>\n\n  x";
+  for (const char* name : {"cl100k_base", "o200k_base"}) {
+    const tokenizer a = tokenizer::from_tiktoken_dir(kVocab, name);
+    const tokenizer b = through_gguf(a, name);
+    EXPECT_EQ(b.vocab_size(), a.vocab_size()) << name;
+    EXPECT_EQ(b.split_name(), name == std::string("cl100k_base") ? "llama-bpe" : "o200k");
+    EXPECT_EQ(a.encode(s, special_tokens::allowed), b.encode(s, special_tokens::allowed)) << name;
+  }
+}
+
+}  // namespace
+}  // namespace afm

@@ -11,6 +11,7 @@
 #include "afm/gguf.h"
 #include "afm/tokenizer.h"
 #include "text/base64.h"
+#include "text/gpt2_bytes.h"
 
 namespace afm {
 namespace {
@@ -21,44 +22,6 @@ std::string read_file(const std::string& path) {
   std::ostringstream os;
   os << in.rdbuf();
   return os.str();
-}
-
-// GPT-2 spells bytes as printable code points: bytes 33-126, 161-172, 174-255 as themselves, the
-// other 68 as U+0100 onwards in byte order. Returns the byte for a code point, or -1.
-int gpt2_unicode_to_byte(uint32_t cp) {
-  static const std::vector<int> table = [] {
-    std::vector<int> t(512, -1);
-    int next = 256;
-    for (int b = 0; b < 256; ++b) {
-      const bool printable =
-          (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-      t[static_cast<size_t>(printable ? b : next++)] = b;
-    }
-    return t;
-  }();
-  return cp < table.size() ? table[cp] : -1;
-}
-
-// Decodes a GPT-2-spelled token (UTF-8 of the mapped code points) to its bytes.
-std::string gpt2_token_bytes(const std::string& s, const std::string& where) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    const auto b0 = static_cast<uint8_t>(s[i]);
-    uint32_t cp;
-    size_t len;
-    if (b0 < 0x80) {
-      cp = b0, len = 1;
-    } else if ((b0 & 0xe0) == 0xc0 && i + 1 < s.size()) {
-      cp = (b0 & 0x1fu) << 6 | (static_cast<uint8_t>(s[i + 1]) & 0x3fu), len = 2;
-    } else {
-      fail(where, ": token '", s, "' is not in GPT-2's byte spelling");
-    }
-    const int b = gpt2_unicode_to_byte(cp);
-    if (b < 0) fail(where, ": token '", s, "' is not in GPT-2's byte spelling");
-    out.push_back(static_cast<char>(b));
-    i += len;
-  }
-  return out;
 }
 
 // Ranks from a merge list: merge i produces left+right with rank i; tokens no merge produces
@@ -160,7 +123,7 @@ tokenizer tokenizer::from_gpt2(const std::string& encoder_json, const std::strin
       specials.emplace_back(k, static_cast<int32_t>(id));
       tokens[id] = k;
     } else {
-      tokens[id] = gpt2_token_bytes(k, encoder_json);
+      tokens[id] = text::gpt2_token_bytes(k, encoder_json);
     }
   }
   std::vector<std::pair<std::string, std::string>> merges;
@@ -173,8 +136,8 @@ tokenizer tokenizer::from_gpt2(const std::string& encoder_json, const std::strin
     if (sp == std::string::npos || sp == 0 || sp + 1 == line.size() ||
         line.find(' ', sp + 1) != std::string::npos)
       fail(vocab_bpe, ":", line_no, ": expected '<left> <right>'");
-    merges.emplace_back(gpt2_token_bytes(line.substr(0, sp), vocab_bpe),
-                        gpt2_token_bytes(line.substr(sp + 1), vocab_bpe));
+    merges.emplace_back(text::gpt2_token_bytes(line.substr(0, sp), vocab_bpe),
+                        text::gpt2_token_bytes(line.substr(sp + 1), vocab_bpe));
   }
   std::vector<int32_t> ranks = ranks_from_merges(tokens, merges, vocab_bpe);
   for (const auto& [t, id] : specials) ranks[static_cast<size_t>(id)] = -1;
@@ -194,9 +157,11 @@ tokenizer tokenizer::from_gguf(const gguf_file& f) {
     split = "llama-bpe";
   } else if (pre == "qwen2") {
     split = "qwen2";
+  } else if (pre == "gpt-4o") {
+    split = "o200k";
   } else {
     fail(f.path(), ": pre-tokenizer '", pre,
-         "' is not supported (afm knows gpt-2, llama-bpe, qwen2)");
+         "' is not supported (afm knows gpt-2, llama-bpe, qwen2, gpt-4o)");
   }
   const auto& toks = f.get_array("tokenizer.ggml.tokens");
   const std::vector<gguf_value>* types =
@@ -217,7 +182,7 @@ tokenizer tokenizer::from_gguf(const gguf_file& f) {
       specials.emplace_back(*s, static_cast<int32_t>(i));
       tokens.push_back(*s);
     } else {
-      tokens.push_back(gpt2_token_bytes(*s, f.path() + ": token " + std::to_string(i)));
+      tokens.push_back(text::gpt2_token_bytes(*s, f.path() + ": token " + std::to_string(i)));
     }
   }
   std::vector<std::pair<std::string, std::string>> merges;
@@ -225,8 +190,8 @@ tokenizer tokenizer::from_gguf(const gguf_file& f) {
     const auto* s = std::get_if<std::string>(&m.v);
     const size_t sp = s ? s->find(' ', 1) : std::string::npos;
     if (sp == std::string::npos) fail(f.path(), ": malformed merge in tokenizer.ggml.merges");
-    merges.emplace_back(gpt2_token_bytes(s->substr(0, sp), f.path()),
-                        gpt2_token_bytes(s->substr(sp + 1), f.path()));
+    merges.emplace_back(text::gpt2_token_bytes(s->substr(0, sp), f.path()),
+                        text::gpt2_token_bytes(s->substr(sp + 1), f.path()));
   }
   std::vector<int32_t> ranks = ranks_from_merges(tokens, merges, f.path());
   for (const auto& [t, id] : specials) ranks[static_cast<size_t>(id)] = -1;

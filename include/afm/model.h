@@ -93,8 +93,10 @@ struct create_options {
   uint64_t seed = 1;
   double std = 0.02;
 };
+// `metadata` may add keys (e.g. a tokenizer's tokenizer.ggml.*) before the file is written.
 void create_random_model(const model_config& c, const create_options& o, const std::string& path,
                          thread_pool& pool,
-                         const std::function<void(size_t done, size_t total)>& progress = {});
+                         const std::function<void(size_t done, size_t total)>& progress = {},
+                         const std::function<void(gguf_writer&)>& metadata = {});
 
 }  // namespace afm

@@ -21,6 +21,7 @@
 namespace afm {
 
 class gguf_file;
+class gguf_writer;
 
 // What to do with special-token text (e.g. "<|endoftext|>") found in the input, as tiktoken's
 // allowed_special: encode it as the special token, or as ordinary text.
@@ -59,6 +60,9 @@ class tokenizer {
 
   // Writes the vocabulary (tokens with their merge ranks, specials, pre-tokenizer) as JSON.
   void save(const std::string& path) const;
+  // Adds the vocabulary to a model file as llama.cpp's tokenizer.ggml.* keys (model "gpt2",
+  // tokens in GPT-2's byte spelling, merges rebuilt from the ranks), so from_gguf reads it back.
+  void write_gguf(gguf_writer& w) const;
 
   // Builds a tokenizer from token byte strings (index = id), the merge rank of each token
   // (-1 for tokens no merge produces: single bytes, specials), and specials.

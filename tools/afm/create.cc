@@ -2,7 +2,12 @@
 #include <cstdio>
 #include <string>
 
+#include <optional>
+
+#include "afm/error.h"
+#include "afm/gguf.h"
 #include "afm/model.h"
+#include "afm/tokenizer.h"
 #include "afm/thread_pool.h"
 #include "tools/afm/commands.h"
 #include "tools/afm/progress.h"
@@ -16,6 +21,7 @@ void add_create(CLI::App& app) {
     double std = 0.02;
     double shared = -1.0;
     std::string rope_style;
+    std::string vocab;
     int threads = 0;
   };
   auto o = std::make_shared<opts>();
@@ -35,6 +41,8 @@ void add_create(CLI::App& app) {
                 "Override the config's fraction of layers that share KV (0 = none)");
   c->add_option("--rope-style", o->rope_style, "Override the config's RoPE pairing")
       ->check(CLI::IsMember({"interleaved", "half"}));
+  c->add_option("--vocab", o->vocab,
+                "Embed this vocabulary (as for afm tokenize); its size must match the config's");
   c->add_option("--threads", o->threads, "Threads (0 = all)");
   c->callback([o] {
     model_config cfg = load_config_json(o->config);
@@ -51,8 +59,18 @@ void add_create(CLI::App& app) {
     thread_pool pool(o->threads > 0 ? o->threads
                                     : static_cast<int>(std::thread::hardware_concurrency()));
     progress_bar bar("afm create: " + o->out);
-    create_random_model(cfg, co, o->out, pool,
-                        [&](size_t done, size_t total) { bar.update(done, total); });
+    std::optional<tokenizer> tok;
+    if (!o->vocab.empty()) {
+      tok = tokenizer::open(o->vocab);
+      if (static_cast<int64_t>(tok->vocab_size()) != cfg.n_vocab)
+        fail("--vocab ", o->vocab, " has ", tok->vocab_size(),
+             " tokens but the config's vocab_size is ", cfg.n_vocab);
+    }
+    create_random_model(
+        cfg, co, o->out, pool, [&](size_t done, size_t total) { bar.update(done, total); },
+        [&](gguf_writer& w) {
+          if (tok) tok->write_gguf(w);
+        });
     std::fprintf(stderr, "afm create: wrote %s (%s, %s, %lld layers, %lld sharing KV)\n",
                  o->out.c_str(), cfg.arch.c_str(), o->dtype.c_str(),
                  static_cast<long long>(cfg.n_layers),

@@ -1,6 +1,8 @@
-// afm generate: streams a continuation of a prompt. Until afm has a tokenizer (a later issue),
-// text is mapped to tokens byte by byte (token id = byte value) and ids above 255 print as <id>.
+// afm generate: streams a continuation of a prompt. A model file with a vocabulary
+// (tokenizer.ggml.*) encodes and decodes through it; without one, text maps to tokens byte by
+// byte (token id = byte value) and ids above 255 print as <id>.
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "afm/error.h"
 #include "afm/model.h"
 #include "afm/sampler.h"
+#include "afm/tokenizer.h"
 #include "tools/afm/commands.h"
 
 namespace afm::cli {
@@ -39,11 +42,18 @@ void add_generate(CLI::App& app) {
   c->add_flag("-q,--quiet", o->quiet, "Do not print timings to stderr");
   c->callback([o] {
     auto m = load_model(o->model);
-    if (m->cfg.n_vocab < 256)
-      fail(o->model, ": vocabulary of ", m->cfg.n_vocab,
-           " tokens cannot hold byte tokens (needs 256)");
+    // The model's own vocabulary when the file has one; otherwise bytes are tokens.
+    std::optional<tokenizer> tok;
+    if (m->file.has("tokenizer.ggml.model")) tok = tokenizer::from_gguf(m->file);
     std::vector<int32_t> prompt;
-    for (unsigned char ch : o->prompt) prompt.push_back(ch);
+    if (tok) {
+      prompt = tok->encode(o->prompt);
+    } else {
+      if (m->cfg.n_vocab < 256)
+        fail(o->model, ": vocabulary of ", m->cfg.n_vocab,
+             " tokens cannot hold byte tokens (needs 256)");
+      for (unsigned char ch : o->prompt) prompt.push_back(ch);
+    }
     if (prompt.empty()) fail("the prompt is empty");
     const size_t n_ctx = std::min<size_t>(static_cast<size_t>(m->cfg.n_ctx),
                                           prompt.size() + static_cast<size_t>(o->n));
@@ -61,7 +71,10 @@ void add_generate(CLI::App& app) {
     int generated = 0;
     for (; generated < o->n; ++generated) {
       const int32_t t = s.sample(logits);
-      if (t < 256) {
+      if (tok) {
+        const std::string_view b = tok->token_bytes(t);
+        std::fwrite(b.data(), 1, b.size(), stdout);
+      } else if (t < 256) {
         std::fputc(t, stdout);
       } else {
         std::fprintf(stdout, "<%d>", t);
