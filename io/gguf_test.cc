@@ -141,25 +141,31 @@ TEST(Gguf, CorruptHeaders) {
   expect_error(bad, "truncated or corrupt");
 }
 
+// Raw little-endian bytes, for files the writer would refuse to produce.
+struct raw_bytes {
+  std::vector<uint8_t> b;
+  void put(const void* p, size_t n) {
+    b.insert(b.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+  }
+  void u32(uint32_t v) { put(&v, 4); }
+  void u64(uint64_t v) { put(&v, 8); }
+};
+
 // Writes one tensor described by raw fields, to exercise the tensor-info checks.
 std::vector<uint8_t> one_tensor(uint32_t n_dims, std::vector<uint64_t> dims, uint32_t type,
                                 uint64_t offset, size_t data_bytes) {
-  std::vector<uint8_t> b;
-  auto put = [&](const void* p, size_t n) {
-    b.insert(b.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
-  };
-  auto u32 = [&](uint32_t v) { put(&v, 4); };
-  auto u64 = [&](uint64_t v) { put(&v, 8); };
-  u32(0x46554747);
-  u32(3);
-  u64(1);
-  u64(0);
-  u64(1);
-  put("t", 1);
-  u32(n_dims);
-  for (uint64_t d : dims) u64(d);
-  u32(type);
-  u64(offset);
+  raw_bytes r;
+  std::vector<uint8_t>& b = r.b;
+  r.u32(0x46554747);
+  r.u32(3);
+  r.u64(1);
+  r.u64(0);
+  r.u64(1);
+  r.put("t", 1);
+  r.u32(n_dims);
+  for (uint64_t d : dims) r.u64(d);
+  r.u32(type);
+  r.u64(offset);
   while (b.size() % 32) b.push_back(0);
   b.resize(b.size() + data_bytes, 0);
   return b;
@@ -179,21 +185,17 @@ TEST(Gguf, TensorInfoFaults) {
 }
 
 TEST(Gguf, OverflowingArrayCount) {
-  std::vector<uint8_t> b;
-  auto put = [&](const void* p, size_t n) {
-    b.insert(b.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
-  };
-  auto u32 = [&](uint32_t v) { put(&v, 4); };
-  auto u64 = [&](uint64_t v) { put(&v, 8); };
-  u32(0x46554747);
-  u32(3);
-  u64(0);  // tensors
-  u64(1);  // metadata
-  u64(3);
-  put("arr", 3);
-  u32(static_cast<uint32_t>(gguf_type::array));
-  u32(static_cast<uint32_t>(gguf_type::u64));
-  u64(1ull << 61);  // 2^61 elements of 8 bytes: must be refused before any allocation
+  raw_bytes r;
+  std::vector<uint8_t>& b = r.b;
+  r.u32(0x46554747);
+  r.u32(3);
+  r.u64(0);  // tensors
+  r.u64(1);  // metadata
+  r.u64(3);
+  r.put("arr", 3);
+  r.u32(static_cast<uint32_t>(gguf_type::array));
+  r.u32(static_cast<uint32_t>(gguf_type::u64));
+  r.u64(1ull << 61);  // 2^61 elements of 8 bytes: must be refused before any allocation
   b.resize(b.size() + 64, 0);
   expect_error(b, "array count 2305843009213693952 overflows");
 }
