@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <queue>
 #include <cstring>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "text/base64.h"
 #include "text/gpt2_bytes.h"
 #include "text/pretokenizer.h"
+#include "text/unicode.h"
 
 namespace afm {
 
@@ -102,8 +104,16 @@ struct tokenizer::data {
     uint64_t hash;
     entry e;  // e.id == -1: empty
   };
-  std::vector<std::string> bytes;  // id -> bytes
-  std::vector<slot> table;         // a power of two, at most half full
+  std::vector<std::string> bytes;  // id -> bytes (what decode writes)
+  // SentencePiece vocabularies look pieces up by their text ("▁Hello"), not their bytes.
+  bool spm = false;
+  bool add_space_prefix = true;
+  std::vector<std::string> pieces;  // id -> piece text (SentencePiece only)
+  std::vector<float> scores;        // id -> merge score (SentencePiece only)
+  const std::string& key(int32_t id) const {
+    return spm ? pieces[static_cast<size_t>(id)] : bytes[static_cast<size_t>(id)];
+  }
+  std::vector<slot> table;  // a power of two, at most half full
   uint64_t mask = 0;
   std::vector<std::pair<std::string, int32_t>> specials;  // longest first
   uint64_t special_first_bytes[4] = {0, 0, 0, 0};         // bitset of specials' first bytes
@@ -116,7 +126,7 @@ struct tokenizer::data {
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
       const slot& sl = table[i];
       if (sl.e.id < 0) return nullptr;
-      if (sl.hash == h && bytes[static_cast<size_t>(sl.e.id)] == s) return &sl.e;
+      if (sl.hash == h && key(sl.e.id) == s) return &sl.e;
     }
   }
   // Returns the entry already holding these bytes, or nullptr after inserting.
@@ -128,8 +138,14 @@ struct tokenizer::data {
         sl = {h, e};
         return nullptr;
       }
-      if (sl.hash == h && bytes[static_cast<size_t>(sl.e.id)] == s) return &sl.e;
+      if (sl.hash == h && key(sl.e.id) == s) return &sl.e;
     }
+  }
+  void init_table(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    table.assign(cap, slot{0, {-1, -1}});
+    mask = cap - 1;
   }
 };
 
@@ -150,10 +166,7 @@ tokenizer tokenizer::build(std::vector<std::string> tokens, std::vector<int32_t>
     if (text.empty()) fail("tokenizer: empty special token");
     is_special[static_cast<size_t>(id)] = true;
   }
-  size_t cap = 16;
-  while (cap < 2 * d->bytes.size()) cap *= 2;
-  d->table.assign(cap, data::slot{0, {-1, -1}});
-  d->mask = cap - 1;
+  d->init_table(d->bytes.size());
   for (size_t id = 0; id < d->bytes.size(); ++id) {
     const std::string& b = d->bytes[id];
     if (b.empty() || is_special[id]) continue;
@@ -173,6 +186,125 @@ tokenizer tokenizer::build(std::vector<std::string> tokens, std::vector<int32_t>
   }
   d->specials = std::move(specials);
   return tokenizer(std::move(d));
+}
+
+tokenizer tokenizer::build_sentencepiece(std::vector<std::string> pieces, std::vector<float> scores,
+                                         std::vector<int32_t> types, bool add_space_prefix) {
+  auto d = std::make_shared<data>();
+  d->spm = true;
+  d->add_space_prefix = add_space_prefix;
+  d->split_name = "sentencepiece";
+  const size_t n = pieces.size();
+  if (scores.size() != n || types.size() != n)
+    fail("tokenizer: ", n, " pieces but ", scores.size(), " scores and ", types.size(), " types");
+  std::fill(std::begin(d->byte_token), std::end(d->byte_token), -1);
+  d->bytes.resize(n);
+  d->init_table(n);
+  std::vector<std::pair<std::string, int32_t>> specials;
+  static const std::string kSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's space
+  for (size_t id = 0; id < n; ++id) {
+    const std::string& p = pieces[id];
+    const auto i = static_cast<int32_t>(id);
+    if (types[id] == 6) {  // byte token <0xXX>
+      unsigned v = 0;
+      if (p.size() != 6 || std::sscanf(p.c_str(), "<0x%2X>", &v) != 1)
+        fail("tokenizer: byte token ", id, " is '", p, "', expected <0xXX>");
+      d->byte_token[v] = i;
+      d->bytes[id] = std::string(1, static_cast<char>(v));
+    } else if (types[id] == 3) {  // control: <s>, </s>, <unk> ...
+      specials.emplace_back(p, i);
+      d->bytes[id] = p;
+    } else {
+      std::string b;
+      for (size_t k = 0; k < p.size();)
+        if (p.compare(k, kSpace.size(), kSpace) == 0) {
+          b += ' ';
+          k += kSpace.size();
+        } else {
+          b += p[k++];
+        }
+      d->bytes[id] = std::move(b);
+      if (!p.empty()) d->insert(p, data::entry{i, -1});
+    }
+  }
+  for (int b = 0; b < 256; ++b)
+    if (d->byte_token[b] < 0)
+      fail("tokenizer: no byte-fallback token <0x", b, "> in the vocabulary");
+  d->pieces = std::move(pieces);
+  d->scores = std::move(scores);
+  std::sort(specials.begin(), specials.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [text, id] : specials) {
+    const auto c = static_cast<uint8_t>(text[0]);
+    d->special_first_bytes[c / 64] |= uint64_t{1} << (c % 64);
+  }
+  d->specials = std::move(specials);
+  return tokenizer(std::move(d));
+}
+
+// SentencePiece BPE: spaces become U+2581 (and one is prefixed), the text splits into UTF-8
+// characters, and adjacent symbols whose concatenation is a piece merge, highest piece score
+// first (leftmost on ties). Symbols that are not pieces fall back to their byte tokens.
+void tokenizer::encode_sentencepiece(std::string_view text, bool first,
+                                     std::vector<int32_t>& out) const {
+  const data& d = *d_;
+  if (text.empty()) return;
+  std::string norm = d.add_space_prefix && first ? "\xe2\x96\x81" : "";
+  for (char c : text) norm += c == ' ' ? std::string("\xe2\x96\x81") : std::string(1, c);
+  struct symbol {
+    uint32_t start, len;
+    int32_t prev, next;
+  };
+  std::vector<symbol> sym;
+  for (uint32_t i = 0; i < norm.size();) {
+    uint32_t cp;
+    const auto len = static_cast<uint32_t>(text::decode_utf8(norm, i, cp));
+    sym.push_back(
+        {i, len, static_cast<int32_t>(sym.size()) - 1, static_cast<int32_t>(sym.size()) + 1});
+    i += len;
+  }
+  sym.back().next = -1;
+  struct bigram {
+    float score;
+    int32_t left;
+    uint32_t len;
+  };
+  auto lower = [](const bigram& a, const bigram& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  };
+  std::priority_queue<bigram, std::vector<bigram>, decltype(lower)> heap(lower);
+  auto try_add = [&](int32_t l, int32_t r) {
+    if (l < 0 || r < 0) return;
+    const uint32_t len = sym[static_cast<size_t>(l)].len + sym[static_cast<size_t>(r)].len;
+    if (const auto* e =
+            d.find(std::string_view(norm).substr(sym[static_cast<size_t>(l)].start, len)))
+      heap.push({d.scores[static_cast<size_t>(e->id)], l, len});
+  };
+  for (size_t i = 1; i < sym.size(); ++i)
+    try_add(static_cast<int32_t>(i) - 1, static_cast<int32_t>(i));
+  while (!heap.empty()) {
+    const bigram b = heap.top();
+    heap.pop();
+    symbol& l = sym[static_cast<size_t>(b.left)];
+    if (l.len == 0 || l.next < 0) continue;
+    symbol& r = sym[static_cast<size_t>(l.next)];
+    if (l.len + r.len != b.len) continue;  // stale: one side changed since
+    l.len += r.len;
+    r.len = 0;
+    l.next = r.next;
+    if (r.next >= 0) sym[static_cast<size_t>(r.next)].prev = b.left;
+    try_add(l.prev, b.left);
+    try_add(b.left, l.next);
+  }
+  for (int32_t i = 0; i >= 0; i = sym[static_cast<size_t>(i)].next) {
+    const std::string_view piece = std::string_view(norm).substr(sym[static_cast<size_t>(i)].start,
+                                                                 sym[static_cast<size_t>(i)].len);
+    if (const auto* e = d.find(piece)) {
+      out.push_back(e->id);
+    } else {
+      for (char c : piece) out.push_back(d.byte_token[static_cast<uint8_t>(c)]);
+    }
+  }
 }
 
 size_t tokenizer::vocab_size() const {
@@ -200,6 +332,8 @@ std::string_view tokenizer::token_bytes(int32_t id) const {
 std::string tokenizer::decode(std::span<const int32_t> ids) const {
   std::string out;
   for (int32_t id : ids) out += token_bytes(id);
+  // SentencePiece prefixed a space when encoding; a whole sequence decodes without it.
+  if (d_->spm && d_->add_space_prefix && !out.empty() && out[0] == ' ') out.erase(0, 1);
   return out;
 }
 
@@ -211,14 +345,15 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, special_tokens spe
 
 void tokenizer::encode(std::string_view text, special_tokens special,
                        std::vector<int32_t>& out) const {
-  if (special == special_tokens::as_text || d_->specials.empty()) return encode_ordinary(text, out);
+  if (special == special_tokens::as_text || d_->specials.empty())
+    return encode_ordinary(text, true, out);
   size_t start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<uint8_t>(text[i]);
     if (!(d_->special_first_bytes[c / 64] >> (c % 64) & 1)) continue;
     for (const auto& [t, id] : d_->specials) {  // longest first
       if (text.compare(i, t.size(), t) == 0) {
-        encode_ordinary(text.substr(start, i - start), out);
+        encode_ordinary(text.substr(start, i - start), start == 0, out);
         out.push_back(id);
         start = i + t.size();
         i = start - 1;
@@ -226,10 +361,12 @@ void tokenizer::encode(std::string_view text, special_tokens special,
       }
     }
   }
-  encode_ordinary(text.substr(start), out);
+  encode_ordinary(text.substr(start), start == 0, out);
 }
 
-void tokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& out) const {
+void tokenizer::encode_ordinary(std::string_view text, bool first,
+                                std::vector<int32_t>& out) const {
+  if (d_->spm) return encode_sentencepiece(text, first, out);
   std::vector<uint32_t> ends;
   text::split(d_->split, text, ends);
   uint32_t begin = 0;
@@ -306,6 +443,23 @@ void tokenizer::save(const std::string& path) const {
 
 void tokenizer::write_gguf(gguf_writer& w) const {
   const data& d = *d_;
+  if (d.spm) {  // SentencePiece: pieces, scores and types, as llama.cpp's "llama" model
+    std::vector<gguf_value> pieces, scores, types;
+    std::vector<int32_t> type(d.pieces.size(), 1);
+    for (int b = 0; b < 256; ++b) type[static_cast<size_t>(d.byte_token[b])] = 6;
+    for (const auto& [t, id] : d.specials) type[static_cast<size_t>(id)] = 3;
+    for (size_t id = 0; id < d.pieces.size(); ++id) {
+      pieces.push_back(gguf_value::str(d.pieces[id]));
+      scores.push_back(gguf_value::f32(d.scores[id]));
+      types.push_back(gguf_value::i32(type[id]));
+    }
+    w.set("tokenizer.ggml.model", gguf_value::str("llama"));
+    w.set("tokenizer.ggml.tokens", gguf_value::array(gguf_type::string, std::move(pieces)));
+    w.set("tokenizer.ggml.scores", gguf_value::array(gguf_type::f32, std::move(scores)));
+    w.set("tokenizer.ggml.token_type", gguf_value::array(gguf_type::i32, std::move(types)));
+    w.set("tokenizer.ggml.add_space_prefix", gguf_value::boolean(d.add_space_prefix));
+    return;
+  }
   static const std::pair<const char*, const char*> kPre[] = {
       {"gpt2", "gpt-2"}, {"cl100k", "llama-bpe"}, {"qwen2", "qwen2"}, {"o200k", "gpt-4o"}};
   std::string pre;

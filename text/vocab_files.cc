@@ -144,10 +144,42 @@ tokenizer tokenizer::from_gpt2(const std::string& encoder_json, const std::strin
   return build(std::move(tokens), std::move(ranks), "gpt2", std::move(specials));
 }
 
+namespace {
+tokenizer sentencepiece_from_gguf(const gguf_file& f) {
+  const auto& toks = f.get_array("tokenizer.ggml.tokens");
+  const auto& scores = f.get_array("tokenizer.ggml.scores");
+  const auto& types = f.get_array("tokenizer.ggml.token_type");
+  if (scores.size() != toks.size() || types.size() != toks.size())
+    fail(f.path(), ": tokenizer.ggml.tokens, scores and token_type differ in length");
+  std::vector<std::string> pieces;
+  std::vector<float> sc;
+  std::vector<int32_t> ty;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    const auto* s = std::get_if<std::string>(&toks[i].v);
+    const auto* x = std::get_if<double>(&scores[i].v);
+    const auto* t = std::get_if<int64_t>(&types[i].v);
+    if (!s || !x || !t) fail(f.path(), ": tokenizer entry ", i, " has the wrong value types");
+    pieces.push_back(*s);
+    sc.push_back(static_cast<float>(*x));
+    ty.push_back(static_cast<int32_t>(*t));
+  }
+  const bool prefix = f.has("tokenizer.ggml.add_space_prefix")
+                          ? f.get_bool("tokenizer.ggml.add_space_prefix")
+                          : true;
+  try {
+    return tokenizer::build_sentencepiece(std::move(pieces), std::move(sc), std::move(ty), prefix);
+  } catch (const error& e) {
+    fail(f.path(), ": ", e.what());
+  }
+}
+}  // namespace
+
 tokenizer tokenizer::from_gguf(const gguf_file& f) {
   const std::string& model = f.get_string("tokenizer.ggml.model");
+  if (model == "llama") return sentencepiece_from_gguf(f);
   if (model != "gpt2")
-    fail(f.path(), ": tokenizer model '", model, "' is not byte-level BPE (\"gpt2\")");
+    fail(f.path(), ": tokenizer model '", model,
+         "' is not supported (afm reads \"gpt2\" byte-level BPE and \"llama\" SentencePiece)");
   const std::string pre =
       f.has("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "gpt-2";
   std::string split;
