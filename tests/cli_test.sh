@@ -4,6 +4,7 @@
 set -u
 afm=$1
 config=$2
+vocab_dir=${3:-$(dirname "$0")/../../shared/vocab}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 pass=0
@@ -11,8 +12,9 @@ fail=0
 ok() { echo "PASS: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
-for cmd in create generate logits bench; do
-  if "$afm" "$cmd" --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
+for cmd in create generate logits bench tokenize detokenize "tokenizer train"; do
+  # shellcheck disable=SC2086
+  if "$afm" $cmd --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
 done
 
 "$afm" create --config "$config" --out "$dir/m.gguf" --seed 2 2>/dev/null && ok "create" || bad "create"
@@ -43,6 +45,15 @@ expect_error "context overflow" "exceed" "$afm" generate -m "$dir/m.gguf" -p "$(
 expect_error "bad dtype" "unknown dtype" "$afm" create --config "$config" --out "$dir/x.gguf" --dtype q3
 echo '{"vocab_size": 10}' >"$dir/bad.json"
 expect_error "bad config" "d_model" "$afm" create --config "$dir/bad.json" --out "$dir/x.gguf"
+mkdir -p "$dir/vocab"
+printf 'QQ== 0\n' >"$dir/vocab/cl100k_base.tiktoken"
+expect_error "bad vocabulary" "no token for byte" "$afm" tokenize --vocab "$dir/vocab/cl100k_base.tiktoken" --text hi
+cp "$vocab_dir/cl100k_base.tiktoken" "$dir/vocab/custom.tiktoken"  # a name that says no pattern
+expect_error "unknown pre-tokenizer" "unknown pre-tokenizer 'custom'" "$afm" tokenize --vocab "$dir/vocab/custom.tiktoken" --text hi
+expect_error "missing vocabulary" "cannot open" "$afm" tokenize --vocab "$dir/none.tiktoken" --text hi
+expect_error "model without vocabulary" "holds no vocabulary" "$afm" detokenize -m "$dir/m.gguf" --ids 1
+expect_error "bad token id" "outside the vocabulary" "$afm" detokenize --vocab "$vocab_dir/gpt2" --ids 1,99999999
+expect_error "vocab size mismatch" "vocab_size" "$afm" create --config "$config" --out "$dir/y.gguf" --vocab "$vocab_dir/gpt2"
 if "$afm" frobnicate >/dev/null 2>&1; then bad "unknown subcommand"; else ok "unknown subcommand"; fi
 
 echo "$pass passed, $fail failed"
