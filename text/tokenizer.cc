@@ -481,7 +481,8 @@ void tokenizer::write_gguf(gguf_writer& w) const {
     if (rank[id] >= 0 && d.bytes[id].size() > 1)
       by_rank.push_back({rank[id], static_cast<int32_t>(id)});
   std::sort(by_rank.begin(), by_rank.end());
-  for (const auto& [r, id] : by_rank) {
+  for (const auto& entry : by_rank) {
+    const int32_t r = entry.first, id = entry.second;  // plain locals: lambdas capture them
     const std::string& t = d.bytes[static_cast<size_t>(id)];
     std::vector<uint32_t> starts;
     for (uint32_t i = 0; i <= t.size(); ++i) starts.push_back(i);
