@@ -460,11 +460,9 @@ void tokenizer::write_gguf(gguf_writer& w) const {
     w.set("tokenizer.ggml.add_space_prefix", gguf_value::boolean(d.add_space_prefix));
     return;
   }
-  static const std::pair<const char*, const char*> kPre[] = {
-      {"gpt2", "gpt-2"}, {"cl100k", "llama-bpe"}, {"qwen2", "qwen2"}, {"o200k", "gpt-4o"}};
-  std::string pre;
-  const auto split = static_cast<int>(d.split);
-  pre = kPre[split].second;
+  // llama.cpp's name for each split_pattern, in enum order.
+  static const char* const kPre[] = {"gpt-2", "llama-bpe", "qwen2", "gpt-4o"};
+  const std::string pre = kPre[static_cast<size_t>(d.split)];
   std::vector<int32_t> rank(d.bytes.size(), -1);
   for (const auto& sl : d.table)
     if (sl.e.id >= 0) rank[static_cast<size_t>(sl.e.id)] = sl.e.rank;

@@ -175,7 +175,8 @@ tokenizer sentencepiece_from_gguf(const gguf_file& f) {
 }  // namespace
 
 tokenizer tokenizer::from_gguf(const gguf_file& f) {
-  if (!f.has("tokenizer.ggml.model")) fail(f.path(), ": the file holds no vocabulary (no tokenizer.ggml.* keys)");
+  if (!f.has("tokenizer.ggml.model"))
+    fail(f.path(), ": the file holds no vocabulary (no tokenizer.ggml.* keys)");
   const std::string& model = f.get_string("tokenizer.ggml.model");
   if (model == "llama") return sentencepiece_from_gguf(f);
   if (model != "gpt2")

@@ -9,7 +9,7 @@ void add_create(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_tokenize(CLI::App& app);  // tokenize and detokenize
+void add_tokenize(CLI::App& app);   // tokenize and detokenize
 void add_tokenizer(CLI::App& app);  // tokenizer train
 
 }  // namespace afm::cli
