@@ -17,7 +17,7 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
-# libFuzzer (clang): the tokenizer target, for a bounded time.
+# libFuzzer (clang): the tokenizer and partial-JSON targets, for a bounded time.
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAFM_FUZZ=ON \
   -DAFM_BUILD_TESTS=OFF -DAFM_BUILD_BENCH=OFF
 cmake --build build-fuzz -j "$jobs" --target afm_tokenizer_fuzz afm_partial_json_fuzz
