@@ -141,6 +141,16 @@ struct tokenizer::data {
       if (sl.hash == h && key(sl.e.id) == s) return &sl.e;
     }
   }
+  // Stores the special tokens longest first (so the longest match wins) with their first bytes.
+  void set_specials(std::vector<std::pair<std::string, int32_t>> sp) {
+    std::sort(sp.begin(), sp.end(),
+              [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    for (const auto& [text, id] : sp) {
+      const auto c = static_cast<uint8_t>(text[0]);
+      special_first_bytes[c / 64] |= uint64_t{1} << (c % 64);
+    }
+    specials = std::move(sp);
+  }
   void init_table(size_t n) {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
@@ -177,14 +187,9 @@ tokenizer tokenizer::build(std::vector<std::string> tokens, std::vector<int32_t>
   for (int b = 0; b < 256; ++b)
     if (d->byte_token[b] < 0)
       fail("tokenizer: no token for byte ", b, " (byte-level BPE needs all 256)");
-  std::sort(specials.begin(), specials.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  for (const auto& [text, id] : specials) {
-    const auto c = static_cast<uint8_t>(text[0]);
-    d->special_first_bytes[c / 64] |= uint64_t{1} << (c % 64);
+  for (const auto& [text, id] : specials)
     if (d->bytes[static_cast<size_t>(id)].empty()) d->bytes[static_cast<size_t>(id)] = text;
-  }
-  d->specials = std::move(specials);
+  d->set_specials(std::move(specials));
   return tokenizer(std::move(d));
 }
 
@@ -232,13 +237,7 @@ tokenizer tokenizer::build_sentencepiece(std::vector<std::string> pieces, std::v
       fail("tokenizer: no byte-fallback token <0x", b, "> in the vocabulary");
   d->pieces = std::move(pieces);
   d->scores = std::move(scores);
-  std::sort(specials.begin(), specials.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  for (const auto& [text, id] : specials) {
-    const auto c = static_cast<uint8_t>(text[0]);
-    d->special_first_bytes[c / 64] |= uint64_t{1} << (c % 64);
-  }
-  d->specials = std::move(specials);
+  d->set_specials(std::move(specials));
   return tokenizer(std::move(d));
 }
 

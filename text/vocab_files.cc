@@ -139,8 +139,8 @@ tokenizer tokenizer::from_gpt2(const std::string& encoder_json, const std::strin
     merges.emplace_back(text::gpt2_token_bytes(line.substr(0, sp), vocab_bpe),
                         text::gpt2_token_bytes(line.substr(sp + 1), vocab_bpe));
   }
-  std::vector<int32_t> ranks = ranks_from_merges(tokens, merges, vocab_bpe);
-  for (const auto& [t, id] : specials) ranks[static_cast<size_t>(id)] = -1;
+  std::vector<int32_t> ranks =
+      ranks_from_merges(tokens, merges, vocab_bpe);  // specials' are unused
   return build(std::move(tokens), std::move(ranks), "gpt2", std::move(specials));
 }
 
@@ -227,8 +227,7 @@ tokenizer tokenizer::from_gguf(const gguf_file& f) {
     merges.emplace_back(text::gpt2_token_bytes(s->substr(0, sp), f.path()),
                         text::gpt2_token_bytes(s->substr(sp + 1), f.path()));
   }
-  std::vector<int32_t> ranks = ranks_from_merges(tokens, merges, f.path());
-  for (const auto& [t, id] : specials) ranks[static_cast<size_t>(id)] = -1;
+  std::vector<int32_t> ranks = ranks_from_merges(tokens, merges, f.path());  // specials' are unused
   try {
     return build(std::move(tokens), std::move(ranks), split, std::move(specials));
   } catch (const error& e) {
