@@ -334,6 +334,7 @@ struct grammar_matcher::impl {
     sim.begin();
     sim.add({g.rule_start[g.root_rule], kRoot, false}, s.heads, f);
     s.complete = f.complete;
+    s.pool_size = pool.size();
     history.push_back(std::move(s));
   }
 

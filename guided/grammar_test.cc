@@ -201,6 +201,8 @@ std::shared_ptr<const token_vocabulary> toy_vocab() {
   return token_vocabulary::build(t, {0}, {});
 }
 
+int g_checked_steps = 0;
+
 void expect_masks_match_brute_force(grammar_matcher& m, const token_vocabulary& v,
                                     std::mt19937& rng, int steps) {
   std::vector<uint32_t> mask(v.mask_words());
@@ -215,9 +217,10 @@ void expect_masks_match_brute_force(grammar_matcher& m, const token_vocabulary& 
       if (slow) allowed.push_back(t);
     }
     ASSERT_FALSE(allowed.empty());
+    ++g_checked_steps;
     // Prefer structure over endless text so walks finish.
     int32_t pick = allowed[rng() % allowed.size()];
-    if (rng() % 2 == 0) {
+    if (rng() % 4 == 0) {
       int64_t best = INT64_MAX;
       for (int32_t t : allowed) {
         m.accept_token(t);
@@ -244,10 +247,10 @@ TEST(Matcher, MasksEqualBruteForce) {
       R"(true)",
   };
   for (const std::string& s : schemas) {
-    for (int run = 0; run < 4; ++run) {
+    for (int run = 0; run < 20; ++run) {
       SCOPED_TRACE(s);
       grammar_matcher m(compile_json_schema(s), v);
-      expect_masks_match_brute_force(m, *v, rng, 40);
+      expect_masks_match_brute_force(m, *v, rng, 60);
     }
   }
   for (const char* gbnf : {"root ::= (\"ab\" | [a-c]+ \" \")* \"1\"", "root ::= x x\nx ::= \"a\"? \"b\"*"}) {
@@ -256,6 +259,7 @@ TEST(Matcher, MasksEqualBruteForce) {
       expect_masks_match_brute_force(m, *v, rng, 20);
     }
   }
+  EXPECT_GT(g_checked_steps, 600);  // the walks really ran
 }
 
 TEST(Matcher, RollbackForcedAndEos) {
