@@ -11,5 +11,6 @@ void add_logits(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_tokenize(CLI::App& app);   // tokenize and detokenize
 void add_tokenizer(CLI::App& app);  // tokenizer train
+void add_schema(CLI::App& app);     // schema accepts | sample | bench
 
 }  // namespace afm::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   afm::cli::add_bench(app);
   afm::cli::add_tokenize(app);
   afm::cli::add_tokenizer(app);
+  afm::cli::add_schema(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
