@@ -6,7 +6,7 @@ packages=(
   cmake ninja-build g++ pkg-config git clang libclang-rt-14-dev
   libhwy-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-torch python3-jsonschema python3-rfc3987
 )
 # Node runs the tokenizer tests' reference encoder; this image's nodejs (with npm) may come from
 # outside Debian, so install Debian's only when there is no node at all.
