@@ -90,8 +90,8 @@ void utf8_pieces(uint32_t lo, uint32_t hi,
   emit(a, b);
 }
 
-constexpr int32_t kMaxNfaStates = 4'000'000;
-constexpr int32_t kMaxDfaStates = 400'000;
+constexpr int32_t kMaxNfaStates = 1'000'000;
+constexpr int32_t kMaxDfaStates = 100'000;
 
 enum class edge_kind : uint8_t { eps, bytes, call };
 struct nfa_edge {

@@ -23,7 +23,7 @@ namespace guided {
 constexpr int32_t kRoot = -1;     // below the outermost rule: popping here completes the grammar
 constexpr int32_t kFrame = -2;    // cache walks: the unknown caller of the walked state's rule
 constexpr int32_t kGeneric = -3;  // cache walks: some caller, after leaving the walked frame
-constexpr size_t kMaxHeads = 100000;
+constexpr size_t kMaxHeads = 4096;
 
 struct head {
   int32_t state;
