@@ -12,7 +12,8 @@ fail=0
 ok() { echo "PASS: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
-for cmd in create generate logits bench tokenize detokenize "tokenizer train"; do
+for cmd in create generate logits bench tokenize detokenize "tokenizer train" schema "schema accepts" \
+  "schema sample" "schema bench"; do
   # shellcheck disable=SC2086
   if "$afm" $cmd --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
 done
@@ -54,6 +55,28 @@ expect_error "missing vocabulary" "cannot open" "$afm" tokenize --vocab "$dir/no
 expect_error "model without vocabulary" "holds no vocabulary" "$afm" detokenize -m "$dir/m.gguf" --ids 1
 expect_error "bad token id" "outside the vocabulary" "$afm" detokenize --vocab "$vocab_dir/gpt2" --ids 1,99999999
 expect_error "vocab size mismatch" "vocab_size" "$afm" create --config "$config" --out "$dir/y.gguf" --vocab "$vocab_dir/gpt2"
+# afm schema: exit 0 accepted, 1 rejected (with the reason), 2 error.
+echo '{"type":"object","properties":{"n":{"type":"integer","minimum":1}},"required":["n"]}' >"$dir/s.json"
+printf '{"n":5}' >"$dir/good.json"
+printf '{"n":0}' >"$dir/bad.json"
+"$afm" schema accepts --schema "$dir/s.json" --instance "$dir/good.json" | grep -q accepted && ok "schema accepts" || bad "schema accepts"
+out=$("$afm" schema accepts --schema "$dir/s.json" --instance "$dir/bad.json"); rc=$?
+[ $rc -eq 1 ] && grep -q "at byte 5" <<<"$out" && ok "schema rejects with reason" || bad "schema rejects ($rc: $out)"
+echo '{"type":"object","uniqueItems":true}' >"$dir/u.json"
+err=$("$afm" schema accepts --schema "$dir/u.json" --instance "$dir/good.json" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "unsupported keyword 'uniqueItems'" <<<"$err" && ok "schema unsupported keyword" || bad "schema unsupported keyword ($rc: $err)"
+printf '[0-9]+(px|em)' >"$dir/r.txt"
+printf '12em' >"$dir/r-in.txt"
+"$afm" schema accepts --regex "$dir/r.txt" --instance "$dir/r-in.txt" >/dev/null && ok "regex accepts" || bad "regex accepts"
+printf 'root ::= "a" b\nb ::= "b"+\n' >"$dir/g.gbnf"
+printf 'abbb' >"$dir/g-in.txt"
+"$afm" schema accepts --gbnf "$dir/g.gbnf" --instance "$dir/g-in.txt" >/dev/null && ok "gbnf accepts" || bad "gbnf accepts"
+"$afm" schema sample --schema "$dir/s.json" --vocab "$vocab_dir/cl100k_base.tiktoken" -n 3 --json |
+  /usr/bin/python3 -c 'import json,sys; [json.loads(json.loads(l)["text"]) for l in sys.stdin]' \
+  && ok "schema sample" || bad "schema sample"
+expect_error "sample without vocabulary" "cannot open" "$afm" schema sample --schema "$dir/s.json" --vocab "$dir/none.tiktoken"
+expect_error "bench without schemas" "no \*.json schemas" "$afm" schema bench --schemas "$dir/vocab" --vocab "$vocab_dir/cl100k_base.tiktoken"
+
 if "$afm" frobnicate >/dev/null 2>&1; then bad "unknown subcommand"; else ok "unknown subcommand"; fi
 
 echo "$pass passed, $fail failed"
