@@ -296,6 +296,7 @@ void add_schema_bench(CLI::App& parent) {
     int samples = 4, compile_reps = 5;
     uint64_t seed = 1;
     size_t max_tokens = 512;
+    double finish_bias = 0.25;
     bool json = false;
   };
   auto o = std::make_shared<opts>();
@@ -307,6 +308,9 @@ void add_schema_bench(CLI::App& parent) {
   c->add_option("--samples", o->samples, "Random walks per schema")->check(CLI::Range(1, 10000));
   c->add_option("--seed", o->seed, "Random seed");
   c->add_option("--max-tokens", o->max_tokens, "Tokens per walk at most");
+  c->add_option("--finish-bias", o->finish_bias,
+                "Probability that a step heads for the end (lower: longer strings and arrays)")
+      ->check(CLI::Range(0.0, 1.0));
   c->add_flag("--json", o->json, "Print the figures as JSON");
   c->callback([o] {
     std::vector<std::filesystem::path> files;
@@ -339,7 +343,7 @@ void add_schema_bench(CLI::App& parent) {
       auto masks = std::make_shared<token_masks>(g, vocab);
       for (int s = 0; s < o->samples; ++s) {
         grammar_matcher m(masks);
-        const sample_result r = sample(m, rng, o->max_tokens, 0.25, &mask_us);
+        const sample_result r = sample(m, rng, o->max_tokens, o->finish_bias, &mask_us);
         tokens += r.tokens;
         incomplete += r.complete ? 0 : 1;
       }
