@@ -17,9 +17,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::shared_ptr<const afm::grammar> g;
   try {
     switch (data[0] % 3) {
-      case 0: g = afm::compile_json_schema(text, {.max_whitespace = data[0] % 2}); break;
-      case 1: g = afm::compile_regex(text); break;
-      default: g = afm::compile_gbnf(text); break;
+      case 0:
+        g = afm::compile_json_schema(text, {.max_whitespace = data[0] % 2});
+        break;
+      case 1:
+        g = afm::compile_regex(text);
+        break;
+      default:
+        g = afm::compile_gbnf(text);
+        break;
     }
   } catch (const afm::error&) {
     return 0;

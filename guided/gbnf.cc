@@ -80,19 +80,28 @@ struct gbnf_parser {
     if (done()) error("grammar ends with a backslash");
     const char c = src[pos++];
     switch (c) {
-      case 'n': return '\n';
-      case 'r': return '\r';
-      case 't': return '\t';
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 't':
+        return '\t';
       case '\\':
       case '"':
       case '[':
       case ']':
       case '-':
-      case '^': return static_cast<uint8_t>(c);
-      case 'x': return hex(2);
-      case 'u': return hex(4);
-      case 'U': return hex(8);
-      default: --pos; error(std::string("unknown escape \\") + c);
+      case '^':
+        return static_cast<uint8_t>(c);
+      case 'x':
+        return hex(2);
+      case 'u':
+        return hex(4);
+      case 'U':
+        return hex(8);
+      default:
+        --pos;
+        error(std::string("unknown escape \\") + c);
     }
   }
 

@@ -104,7 +104,8 @@ struct nfa {
   std::vector<std::vector<nfa_edge>> out;
   int32_t add() {
     if (static_cast<int32_t>(out.size()) >= kMaxNfaStates) {
-      fail("grammar too large: more than ", kMaxNfaStates, " automaton states (bounded repetitions "
+      fail("grammar too large: more than ", kMaxNfaStates,
+           " automaton states (bounded repetitions "
            "such as maxLength or maxItems multiply states; lower them)");
     }
     out.emplace_back();

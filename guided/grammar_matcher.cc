@@ -40,8 +40,8 @@ struct step_flags {
 
 // Grammar facts the simulation needs per state and rule.
 struct grammar_facts {
-  std::vector<uint8_t> has_bytes;                 // state has a byte transition
-  std::vector<uint8_t> plain;                     // has bytes, no calls, not accepting
+  std::vector<uint8_t> has_bytes;                  // state has a byte transition
+  std::vector<uint8_t> plain;                      // has bytes, no calls, not accepting
   std::vector<std::vector<int32_t>> return_sites;  // rule -> return states of its calls
 
   explicit grammar_facts(const grammar& g) {
@@ -154,8 +154,12 @@ struct level_stack {
 namespace {
 using namespace guided;
 
-void set_bit(std::span<uint32_t> mask, int32_t t) { mask[t >> 5] |= uint32_t{1} << (t & 31); }
-bool has_bit(std::span<const uint32_t> mask, int32_t t) { return (mask[t >> 5] >> (t & 31)) & 1; }
+void set_bit(std::span<uint32_t> mask, int32_t t) {
+  mask[t >> 5] |= uint32_t{1} << (t & 31);
+}
+bool has_bit(std::span<const uint32_t> mask, int32_t t) {
+  return (mask[t >> 5] >> (t & 31)) & 1;
+}
 
 // How many plain string characters every path from `s` takes before the automaton stops
 // treating them uniformly, and whether it then rejects them all (see fill()).
@@ -232,8 +236,8 @@ slice_verdict analyse_slice(const grammar& g, const grammar_facts& facts, int32_
   }
   // Past `chars` characters the automaton no longer agrees on them. Only if it takes none
   // there, and no state on the way could leave the rule, are longer slice tokens all rejected.
-  const bool closed = plain_path && !g.accepting[cur] && !g.has_calls(cur) &&
-                      !takes_any_string_char(g, cur);
+  const bool closed =
+      plain_path && !g.accepting[cur] && !g.has_calls(cur) && !takes_any_string_char(g, cur);
   if (closed) return {true, chars};
   return {};
 }
@@ -251,7 +255,8 @@ struct token_masks::state_facts : guided::grammar_facts {
   using guided::grammar_facts::grammar_facts;
 };
 
-token_masks::token_masks(std::shared_ptr<const grammar> g, std::shared_ptr<const token_vocabulary> v)
+token_masks::token_masks(std::shared_ptr<const grammar> g,
+                         std::shared_ptr<const token_vocabulary> v)
     : g_(std::move(g)), v_(std::move(v)) {
   if (!g_ || !v_) fail("token_masks needs a grammar and a vocabulary");
   facts_ = std::make_unique<const state_facts>(*g_);
@@ -471,7 +476,9 @@ bool grammar_matcher::accept_token(int32_t token) {
   return p_->accept(v.bytes[token]);
 }
 
-bool grammar_matcher::accept_bytes(std::string_view bytes) { return p_->accept(bytes); }
+bool grammar_matcher::accept_bytes(std::string_view bytes) {
+  return p_->accept(bytes);
+}
 
 void grammar_matcher::rollback(size_t k) {
   if (k >= p_->history.size()) {
@@ -481,8 +488,12 @@ void grammar_matcher::rollback(size_t k) {
   p_->pool.resize(p_->history.back().pool_size);
 }
 
-void grammar_matcher::reset() { p_->start(); }
-size_t grammar_matcher::steps() const { return p_->history.size() - 1; }
+void grammar_matcher::reset() {
+  p_->start();
+}
+size_t grammar_matcher::steps() const {
+  return p_->history.size() - 1;
+}
 
 bool grammar_matcher::can_end() const {
   const impl::snapshot& s = p_->history.back();

@@ -11,7 +11,9 @@
 namespace afm {
 namespace {
 
-bool accepts_regex(const char* re, std::string_view s) { return grammar_accepts(*compile_regex(re), s); }
+bool accepts_regex(const char* re, std::string_view s) {
+  return grammar_accepts(*compile_regex(re), s);
+}
 bool accepts_schema(const char* schema, std::string_view s) {
   return grammar_accepts(*compile_json_schema(schema), s);
 }
@@ -38,7 +40,10 @@ TEST(Regex, Basics) {
   EXPECT_FALSE(accepts_regex(".", "\n"));
   EXPECT_FALSE(accepts_regex(".", "\xe2\x82"));  // partial UTF-8
   EXPECT_TRUE(accepts_regex("(?<year>\\d{4})-(?:\\d\\d)", "2024-05"));
-  EXPECT_TRUE(accepts_regex("\\u00e9\\x41\\u{1F600}", "\xc3\xa9" "A" "\xf0\x9f\x98\x80"));
+  EXPECT_TRUE(accepts_regex("\\u00e9\\x41\\u{1F600}",
+                            "\xc3\xa9"
+                            "A"
+                            "\xf0\x9f\x98\x80"));
   EXPECT_TRUE(accepts_regex("a+?b??", "aa"));
 }
 
@@ -85,9 +90,9 @@ TEST(JsonSchema, Objects) {
   EXPECT_TRUE(accepts_schema(s, R"({"b":"x"})"));
   EXPECT_TRUE(accepts_schema(s, R"({"a":1,"b":"x","c":true})"));
   EXPECT_TRUE(accepts_schema(s, R"({"b":"x","c":false})"));
-  EXPECT_FALSE(accepts_schema(s, R"({"a":1})"));             // b required
-  EXPECT_FALSE(accepts_schema(s, R"({"b":"x","a":1})"));     // declaration order
-  EXPECT_FALSE(accepts_schema(s, R"({"b":"x","d":1})"));     // additionalProperties false
+  EXPECT_FALSE(accepts_schema(s, R"({"a":1})"));              // b required
+  EXPECT_FALSE(accepts_schema(s, R"({"b":"x","a":1})"));      // declaration order
+  EXPECT_FALSE(accepts_schema(s, R"({"b":"x","d":1})"));      // additionalProperties false
   EXPECT_FALSE(accepts_schema(s, R"({"b":"x", "c":true})"));  // compact
   auto spaced = compile_json_schema(s, {.max_whitespace = 2});
   EXPECT_TRUE(grammar_accepts(*spaced, "{ \"b\" : \"x\",\n \"c\":true }"));
@@ -162,7 +167,8 @@ TEST(JsonSchema, ArraysRefsAndCombinators) {
   EXPECT_TRUE(accepts_schema(any, "null"));
   EXPECT_TRUE(accepts_schema(any, R"("x")"));
   EXPECT_FALSE(accepts_schema(any, R"("xy")"));
-  const char* all = R"({"allOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
+  const char* all =
+      R"({"allOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
       {"properties":{"a":{"minimum":5},"b":{"type":"boolean"}}}]})";
   EXPECT_TRUE(accepts_schema(all, R"({"a":5,"b":true})"));
   EXPECT_FALSE(accepts_schema(all, R"({"a":4})"));
@@ -175,7 +181,8 @@ TEST(JsonSchema, ArraysRefsAndCombinators) {
 TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
   for (const char* kw : {"patternProperties", "minProperties", "uniqueItems", "contains", "not",
                          "if", "multipleOf", "dependentRequired", "propertyNames"}) {
-    const std::string schema = std::string(R"({"type":"object","properties":{"x":{")") + kw + R"(":1}}})";
+    const std::string schema =
+        std::string(R"({"type":"object","properties":{"x":{")") + kw + R"(":1}}})";
     const std::string msg = error_of([&] { compile_json_schema(schema); });
     EXPECT_NE(msg.find(std::string("'") + kw + "'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("/properties/x"), std::string::npos) << msg;
@@ -192,11 +199,12 @@ TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
 // A vocabulary with multi-terminal tokens, prefixes of each other, partial UTF-8 and
 // duplicates.
 std::shared_ptr<const token_vocabulary> toy_vocab() {
-  std::vector<std::string> t = {"<eos>", "{", "}", "\"", ":", ",", "[", "]", "{\"", "\":", "\",\"",
-                                "\"}", "\"},", "}]", "},{", "a", "b", "ab", "abc", " ", "1", "12",
-                                "123", "-", ".", "0", "true", "tr", "ue", "null", "\\", "\\n", "n",
-                                "\xc3", "\xa9", "\xc3\xa9", "x\"", "\"a\":", "\"b\":", "1,", "1}",
-                                "ab", "\"\"", "e", "E", "+", "5", "9", "\":\"", "\\u00", "e9", "u"};
+  std::vector<std::string> t = {
+      "<eos>", "{",    "}",        "\"",  ":",      ",",      "[",  "]",    "{\"", "\":",  "\",\"",
+      "\"}",   "\"},", "}]",       "},{", "a",      "b",      "ab", "abc",  " ",   "1",    "12",
+      "123",   "-",    ".",        "0",   "true",   "tr",     "ue", "null", "\\",  "\\n",  "n",
+      "\xc3",  "\xa9", "\xc3\xa9", "x\"", "\"a\":", "\"b\":", "1,", "1}",   "ab",  "\"\"", "e",
+      "E",     "+",    "5",        "9",   "\":\"",  "\\u00",  "e9", "u"};
   for (int b = 0; b < 256; ++b) t.push_back(std::string(1, static_cast<char>(b)));
   return token_vocabulary::build(t, {0}, {});
 }
@@ -253,7 +261,8 @@ TEST(Matcher, MasksEqualBruteForce) {
       expect_masks_match_brute_force(m, *v, rng, 60);
     }
   }
-  for (const char* gbnf : {"root ::= (\"ab\" | [a-c]+ \" \")* \"1\"", "root ::= x x\nx ::= \"a\"? \"b\"*"}) {
+  for (const char* gbnf :
+       {"root ::= (\"ab\" | [a-c]+ \" \")* \"1\"", "root ::= x x\nx ::= \"a\"? \"b\"*"}) {
     for (int run = 0; run < 4; ++run) {
       grammar_matcher m(compile_gbnf(gbnf), v);
       expect_masks_match_brute_force(m, *v, rng, 20);

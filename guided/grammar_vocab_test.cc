@@ -15,9 +15,11 @@ namespace {
 std::shared_ptr<const token_vocabulary> shared_vocab(const std::string& name) {
   const tokenizer tok = tokenizer::open(std::string(AFM_SHARED_VOCAB) + "/" + name + ".tiktoken");
   std::vector<std::string> bytes(tok.vocab_size());
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::string(tok.token_bytes(static_cast<int32_t>(i)));
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = std::string(tok.token_bytes(static_cast<int32_t>(i)));
   std::vector<int32_t> eos, excluded;
-  for (const auto& [text, id] : tok.specials()) (text == "<|endoftext|>" ? eos : excluded).push_back(id);
+  for (const auto& [text, id] : tok.specials())
+    (text == "<|endoftext|>" ? eos : excluded).push_back(id);
   return token_vocabulary::build(std::move(bytes), eos, excluded);
 }
 

@@ -26,15 +26,32 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 const std::set<std::string, std::less<>> kAnnotations = {
-    "title",    "description", "default",  "examples",  "$comment",    "$schema",
-    "$id",      "deprecated",  "readOnly", "writeOnly", "definitions", "$defs",
+    "title", "description", "default",  "examples",  "$comment",    "$schema",
+    "$id",   "deprecated",  "readOnly", "writeOnly", "definitions", "$defs",
 };
 const std::set<std::string, std::less<>> kKeywords = {
-    "type",    "properties", "required",         "additionalProperties", "items",
-    "prefixItems", "minItems", "maxItems",       "enum",                 "const",
-    "anyOf",   "oneOf",      "allOf",            "$ref",                 "minimum",
-    "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",      "maxLength",
-    "pattern", "format",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
 };
 const std::set<std::string, std::less<>> kObjectKeys = {"properties", "required",
                                                         "additionalProperties"};
@@ -61,19 +78,29 @@ std::string escape_pointer_token(const std::string& s) {
   return out;
 }
 
-std::string display(const std::string& path) { return path.empty() ? "/" : path; }
+std::string display(const std::string& path) {
+  return path.empty() ? "/" : path;
+}
 
 // The canonical JSON spelling of one code point inside a string.
 std::string json_escape_char(uint32_t cp) {
   switch (cp) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\b': return "\\b";
-    case '\f': return "\\f";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    default: break;
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\b':
+      return "\\b";
+    case '\f':
+      return "\\f";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    default:
+      break;
   }
   if (cp < 0x20) {
     static const char* hex = "0123456789abcdef";
@@ -89,7 +116,8 @@ int32_t json_chars(grammar_builder& g, const code_ranges& set) {
   code_ranges raw;
   std::vector<int32_t> alts;
   for (auto [lo, hi] : normalize(set)) {
-    for (uint32_t cp = lo; cp <= hi && cp < 0x20; ++cp) alts.push_back(g.literal(json_escape_char(cp)));
+    for (uint32_t cp = lo; cp <= hi && cp < 0x20; ++cp)
+      alts.push_back(g.literal(json_escape_char(cp)));
     for (uint32_t cp : {uint32_t{'"'}, uint32_t{'\\'}}) {
       if (cp >= lo && cp <= hi) alts.push_back(g.literal(json_escape_char(cp)));
     }
@@ -356,32 +384,34 @@ struct schema_compiler {
     e_f.add_range('e', 'f');
     e_f.add_range('E', 'F');
     const int32_t h = hex_digit();
-    const int32_t u = g.alt({g.seq({g.bytes(first_plain), h, h, h}),
-                             g.seq({g.bytes(d), g.byte_range('0', '7'), h, h}),
-                             g.seq({g.bytes(e_f), h, h, h})});
-    const int32_t escape = g.seq({g.literal("\\"), g.alt({g.bytes(simple), g.seq({g.literal("u"), u})})});
+    const int32_t u =
+        g.alt({g.seq({g.bytes(first_plain), h, h, h}),
+               g.seq({g.bytes(d), g.byte_range('0', '7'), h, h}), g.seq({g.bytes(e_f), h, h, h})});
+    const int32_t escape =
+        g.seq({g.literal("\\"), g.alt({g.bytes(simple), g.seq({g.literal("u"), u})})});
     return g.alt({g.code_points({{0x20, 0x21}, {0x23, 0x5B}, {0x5D, max_code_point}}), escape});
   }
   int32_t quoted(int32_t body) { return g.seq({g.literal("\""), body, g.literal("\"")}); }
   int32_t string_any() { return quoted(g.star(string_char())); }
 
   int32_t number_any() {
-    return g.seq({g.optional(g.literal("-")),
-                  g.alt({g.literal("0"), g.seq({g.byte_range('1', '9'), g.star(g.byte_range('0', '9'))})}),
-                  g.optional(g.seq({g.literal("."), g.plus(g.byte_range('0', '9'))})),
-                  g.optional(g.seq({g.bytes([] {
-                                      byte_set s;
-                                      s.add('e');
-                                      s.add('E');
-                                      return s;
-                                    }()),
-                                    g.optional(g.bytes([] {
-                                      byte_set s;
-                                      s.add('+');
-                                      s.add('-');
-                                      return s;
-                                    }())),
-                                    g.plus(g.byte_range('0', '9'))}))});
+    return g.seq(
+        {g.optional(g.literal("-")),
+         g.alt({g.literal("0"), g.seq({g.byte_range('1', '9'), g.star(g.byte_range('0', '9'))})}),
+         g.optional(g.seq({g.literal("."), g.plus(g.byte_range('0', '9'))})),
+         g.optional(g.seq({g.bytes([] {
+                             byte_set s;
+                             s.add('e');
+                             s.add('E');
+                             return s;
+                           }()),
+                           g.optional(g.bytes([] {
+                             byte_set s;
+                             s.add('+');
+                             s.add('-');
+                             return s;
+                           }())),
+                           g.plus(g.byte_range('0', '9'))}))});
   }
 
   int32_t digit() { return g.byte_range('0', '9'); }
@@ -391,17 +421,20 @@ struct schema_compiler {
   int32_t digits_between(const std::string& a, const std::string& b) {
     if (a.empty()) return g.empty();
     const size_t n = a.size();
-    if (a[0] == b[0]) return g.seq({g.literal(a.substr(0, 1)), digits_between(a.substr(1), b.substr(1))});
+    if (a[0] == b[0])
+      return g.seq({g.literal(a.substr(0, 1)), digits_between(a.substr(1), b.substr(1))});
     const bool a_low = a.find_first_not_of('0', 1) == std::string::npos;
     const bool b_high = b.find_first_not_of('9', 1) == std::string::npos;
     std::vector<int32_t> alts;
     char lo = a[0], hi = b[0];
     if (!a_low) {
-      alts.push_back(g.seq({g.literal(a.substr(0, 1)), digits_between(a.substr(1), std::string(n - 1, '9'))}));
+      alts.push_back(
+          g.seq({g.literal(a.substr(0, 1)), digits_between(a.substr(1), std::string(n - 1, '9'))}));
       ++lo;
     }
     if (!b_high) {
-      alts.push_back(g.seq({g.literal(b.substr(0, 1)), digits_between(std::string(n - 1, '0'), b.substr(1))}));
+      alts.push_back(
+          g.seq({g.literal(b.substr(0, 1)), digits_between(std::string(n - 1, '0'), b.substr(1))}));
       --hi;
     }
     if (lo <= hi) {
@@ -433,7 +466,8 @@ struct schema_compiler {
     const bound lo = read_bound(s, "minimum", "exclusiveMinimum", path, true);
     const bound hi = read_bound(s, "maximum", "exclusiveMaximum", path, false);
     if (!lo.set && !hi.set) {
-      return g.alt({g.literal("0"), g.seq({g.optional(g.literal("-")), g.byte_range('1', '9'), g.star(digit())})});
+      return g.alt({g.literal("0"),
+                    g.seq({g.optional(g.literal("-")), g.byte_range('1', '9'), g.star(digit())})});
     }
     auto as_int = [&](const bound& b, bool lower) -> std::optional<int64_t> {
       if (!b.set) return std::nullopt;
@@ -481,8 +515,11 @@ struct schema_compiler {
   // node for non-empty f and sets empty_ok for the empty one.
   using frac_bound = std::optional<std::pair<std::string, bool>>;
   int32_t frac_range(const frac_bound& lower, const frac_bound& upper, int budget, bool& empty_ok) {
-    auto zero = [](const frac_bound& b) { return b->first.find_first_not_of('0') == std::string::npos; };
-    empty_ok = (!lower || (zero(lower) && !lower->second)) && (!upper || !(zero(upper) && upper->second));
+    auto zero = [](const frac_bound& b) {
+      return b->first.find_first_not_of('0') == std::string::npos;
+    };
+    empty_ok =
+        (!lower || (zero(lower) && !lower->second)) && (!upper || !(zero(upper) && upper->second));
     if (budget <= 0) return g.nothing();
     if (!lower && !upper) return digits(1, budget);
     std::vector<int32_t> alts;
@@ -492,12 +529,16 @@ struct schema_compiler {
       if (lower) {
         const char lc = lower->first.empty() ? '0' : lower->first[0];
         if (d < lc) continue;
-        if (d == lc) lo_next = std::make_pair(lower->first.empty() ? "" : lower->first.substr(1), lower->second);
+        if (d == lc)
+          lo_next =
+              std::make_pair(lower->first.empty() ? "" : lower->first.substr(1), lower->second);
       }
       if (upper) {
         const char hc = upper->first.empty() ? '0' : upper->first[0];
         if (d > hc) continue;
-        if (d == hc) hi_next = std::make_pair(upper->first.empty() ? "" : upper->first.substr(1), upper->second);
+        if (d == hc)
+          hi_next =
+              std::make_pair(upper->first.empty() ? "" : upper->first.substr(1), upper->second);
       }
       if (!lo_next && !hi_next) {
         if (free_lo < 0) free_lo = d;
@@ -509,8 +550,9 @@ struct schema_compiler {
       alts.push_back(g.seq({g.literal(std::string(1, d)), rest_empty ? g.optional(rest) : rest}));
     }
     if (free_lo >= 0) {
-      alts.push_back(g.seq({g.byte_range(static_cast<uint8_t>(free_lo), static_cast<uint8_t>(free_hi)),
-                            digits(0, budget - 1)}));
+      alts.push_back(
+          g.seq({g.byte_range(static_cast<uint8_t>(free_lo), static_cast<uint8_t>(free_hi)),
+                 digits(0, budget - 1)}));
     }
     return g.alt(std::move(alts));
   }
@@ -538,7 +580,8 @@ struct schema_compiler {
     std::optional<std::string> mid_hi;
     if (hi && hi->int_part != "0") mid_hi = sub_one(hi->int_part);
     if (!hi || (mid_hi && !less_num(*mid_hi, mid_lo))) {
-      alts.push_back(g.seq({uint_range(mid_lo, mid_hi), g.optional(g.seq({g.literal("."), digits(1, budget)}))}));
+      alts.push_back(g.seq(
+          {uint_range(mid_lo, mid_hi), g.optional(g.seq({g.literal("."), digits(1, budget)}))}));
     }
     if (hi) {
       const int32_t high = frac_range(std::nullopt, fhi, budget, e);
@@ -551,11 +594,13 @@ struct schema_compiler {
     const bound lo = read_bound(s, "minimum", "exclusiveMinimum", path, true);
     const bound hi = read_bound(s, "maximum", "exclusiveMaximum", path, false);
     if (!lo.set && !hi.set) return number_any();
-    if (lo.set && hi.set && (lo.value > hi.value || (lo.value == hi.value && (lo.exclusive || hi.exclusive)))) {
+    if (lo.set && hi.set &&
+        (lo.value > hi.value || (lo.value == hi.value && (lo.exclusive || hi.exclusive)))) {
       error(path, "no number lies between the bounds");
     }
     const decimal dlo = to_decimal(lo.value), dhi = to_decimal(hi.value);
-    const size_t int_len = std::max(lo.set ? dlo.int_part.size() : 1, hi.set ? dhi.int_part.size() : 1);
+    const size_t int_len =
+        std::max(lo.set ? dlo.int_part.size() : 1, hi.set ? dhi.int_part.size() : 1);
     // Keep generated numbers within 15 significant digits near the bounds so that the
     // decimal -> double rounding a validator applies cannot cross a bound.
     int budget = std::max<int>(1, std::min<int>(6, 15 - static_cast<int>(int_len)));
@@ -572,7 +617,8 @@ struct schema_compiler {
       }
       std::optional<decimal> yhi;
       if (lo.set) yhi = dlo;
-      alts.push_back(g.seq({g.literal("-"), udecimal_range(ylo, ylo_strict, yhi, lo.set && lo.exclusive, budget)}));
+      alts.push_back(g.seq(
+          {g.literal("-"), udecimal_range(ylo, ylo_strict, yhi, lo.set && lo.exclusive, budget)}));
     }
     if (!hi.set || hi.value > 0 || (hi.value == 0 && !hi.exclusive)) {
       decimal xlo;
@@ -590,10 +636,11 @@ struct schema_compiler {
 
   int32_t format_value(const std::string& f, const std::string& path) {
     static const std::string year = "(\\d{3}[1-9]|\\d{2}[1-9]0|\\d[1-9]00|[1-9]000)";
-    static const std::string leap = "(\\d\\d(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)";
-    static const std::string date = "(" + year + "-(01|03|05|07|08|10|12)-(0[1-9]|[12]\\d|3[01])|" + year +
-                                    "-(04|06|09|11)-(0[1-9]|[12]\\d|30)|" + year + "-02-(0[1-9]|1\\d|2[0-8])|" +
-                                    leap + "-02-29)";
+    static const std::string leap =
+        "(\\d\\d(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)";
+    static const std::string date = "(" + year + "-(01|03|05|07|08|10|12)-(0[1-9]|[12]\\d|3[01])|" +
+                                    year + "-(04|06|09|11)-(0[1-9]|[12]\\d|30)|" + year +
+                                    "-02-(0[1-9]|1\\d|2[0-8])|" + leap + "-02-29)";
     static const std::string time =
         "([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,6})?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)";
     std::string re;
@@ -608,10 +655,12 @@ struct schema_compiler {
     } else if (f == "uuid") {
       re = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
     } else if (f == "uri") {
-      re = "[a-zA-Z][a-zA-Z0-9+.-]*://[a-zA-Z0-9.-]+(:\\d{1,5})?(/([a-zA-Z0-9._~!$&'()*+,;=:@-]|%[0-9A-F]{2})*)*"
+      re = "[a-zA-Z][a-zA-Z0-9+.-]*://[a-zA-Z0-9.-]+(:\\d{1,5})?(/"
+           "([a-zA-Z0-9._~!$&'()*+,;=:@-]|%[0-9A-F]{2})*)*"
            "(\\?([a-zA-Z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-F]{2})*)?";
     } else {
-      error(path, "unsupported format '" + f + "' (supported: date, time, date-time, email, uuid, uri)");
+      error(path,
+            "unsupported format '" + f + "' (supported: date, time, date-time, email, uuid, uri)");
     }
     return parse_regex(g, re, {});
   }
@@ -680,7 +729,8 @@ struct schema_compiler {
     // Without "items", a tuple allows nothing after its prefix (documented convention).
     const ojson items = s.contains("items") ? s["items"] : (P > 0 ? ojson(false) : ojson(true));
     if (items == false) max = max < 0 ? P : std::min(max, P);
-    if (max >= 0 && max < min) error(path, "maxItems (with items) allows fewer items than minItems");
+    if (max >= 0 && max < min)
+      error(path, "maxItems (with items) allows fewer items than minItems");
     if (max > 10000 || min > 10000) error(path, "item counts above 10000 are not supported");
     const int32_t extra = items == false ? g.nothing() : items_rule(items, path + "/items");
     const int32_t sep = punct(',');
@@ -689,9 +739,10 @@ struct schema_compiler {
     {
       const int64_t extra_lo = std::max<int64_t>(0, min - std::max<int64_t>(P, 1));
       const int64_t extra_hi = max < 0 ? -1 : std::max<int64_t>(0, max - std::max<int64_t>(P, 1));
-      tail = (items == false || extra_hi == 0) ? g.empty()
-                                               : g.repeat(g.seq({sep, extra}), static_cast<int32_t>(extra_lo),
-                                                          static_cast<int32_t>(extra_hi));
+      tail = (items == false || extra_hi == 0)
+                 ? g.empty()
+                 : g.repeat(g.seq({sep, extra}), static_cast<int32_t>(extra_lo),
+                            static_cast<int32_t>(extra_hi));
       for (int64_t i = P - 1; i >= 1; --i) {
         if (max >= 0 && i >= max) continue;
         const int32_t step = g.seq({sep, prefix[i], tail});
@@ -711,7 +762,8 @@ struct schema_compiler {
 
   std::string quote_key(const std::string& k, const std::string& path) const {
     std::string out = "\"";
-    for (uint32_t cp : decode_all(k, "property name at " + display(path))) out += json_escape_char(cp);
+    for (uint32_t cp : decode_all(k, "property name at " + display(path)))
+      out += json_escape_char(cp);
     return out + "\"";
   }
 
@@ -771,8 +823,9 @@ struct schema_compiler {
           if (req) error(sub_path, "a required property has schema false");
           continue;
         }
-        items.emplace_back(g.seq({g.literal(quote_key(name, sub_path)), colon, value(sub, sub_path)}),
-                           req ? item_kind::required : item_kind::optional);
+        items.emplace_back(
+            g.seq({g.literal(quote_key(name, sub_path)), colon, value(sub, sub_path)}),
+            req ? item_kind::required : item_kind::optional);
       }
     }
     for (const std::string& r : required) {
@@ -780,13 +833,16 @@ struct schema_compiler {
         error(path, "required property '" + r + "' is not declared in 'properties'");
       }
     }
-    const ojson extra = s.contains("additionalProperties") ? s["additionalProperties"] : ojson(false);
+    const ojson extra =
+        s.contains("additionalProperties") ? s["additionalProperties"] : ojson(false);
     if (extra != false) {
-      if (!extra.is_boolean() && !extra.is_object()) error(path, "'additionalProperties' must be a schema");
+      if (!extra.is_boolean() && !extra.is_object())
+        error(path, "'additionalProperties' must be a schema");
       const int32_t v = extra == true ? any_value() : value(extra, path + "/additionalProperties");
       items.emplace_back(g.seq({key_except(names), colon, v}), item_kind::repeated);
     }
-    return g.seq({g.literal("{"), ws(), g.sep_list(punct(','), std::move(items)), ws(), g.literal("}")});
+    return g.seq(
+        {g.literal("{"), ws(), g.sep_list(punct(','), std::move(items)), ws(), g.literal("}")});
   }
 
   static bool type_matches(const ojson& v, const std::string& t) {
@@ -797,7 +853,8 @@ struct schema_compiler {
     if (t == "string") return v.is_string();
     if (t == "number") return v.is_number();
     if (t == "integer") {
-      return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+      return v.is_number_integer() ||
+             (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
     }
     return false;
   }
@@ -809,7 +866,8 @@ struct schema_compiler {
       values = s["enum"];
     }
     if (s.contains("const")) {
-      if (s.contains("enum") && std::find(values.begin(), values.end(), s["const"]) == values.end()) {
+      if (s.contains("enum") &&
+          std::find(values.begin(), values.end(), s["const"]) == values.end()) {
         error(path, "'const' is not among the 'enum' values");
       }
       values = ojson::array({s["const"]});
@@ -868,7 +926,8 @@ struct schema_compiler {
       return ref_rule(s["$ref"].get<std::string>(), path);
     }
     if (s.contains("allOf")) {
-      if (!s["allOf"].is_array() || s["allOf"].empty()) error(path, "'allOf' must be a non-empty array");
+      if (!s["allOf"].is_array() || s["allOf"].empty())
+        error(path, "'allOf' must be a non-empty array");
       ojson merged = s;
       merged.erase("allOf");
       for (size_t i = 0; i < s["allOf"].size(); ++i) {
@@ -878,12 +937,15 @@ struct schema_compiler {
     }
     for (const char* k : {"anyOf", "oneOf"}) {
       if (!s.contains(k)) continue;
-      if (s.contains("anyOf") && s.contains("oneOf")) error(path, "both 'anyOf' and 'oneOf' are not supported");
-      if (!s[k].is_array() || s[k].empty()) error(path, std::string("'") + k + "' must be a non-empty array");
+      if (s.contains("anyOf") && s.contains("oneOf"))
+        error(path, "both 'anyOf' and 'oneOf' are not supported");
+      if (!s[k].is_array() || s[k].empty())
+        error(path, std::string("'") + k + "' must be a non-empty array");
       ojson rest = s;
       rest.erase(k);
-      const bool has_rest = std::any_of(rest.items().begin(), rest.items().end(),
-                                        [](const auto& kv) { return kKeywords.count(kv.key()) > 0; });
+      const bool has_rest =
+          std::any_of(rest.items().begin(), rest.items().end(),
+                      [](const auto& kv) { return kKeywords.count(kv.key()) > 0; });
       std::vector<int32_t> alts;
       std::vector<std::set<std::string>> kinds;
       for (size_t i = 0; i < s[k].size(); ++i) {
@@ -896,11 +958,11 @@ struct schema_compiler {
         for (size_t i = 0; i < kinds.size(); ++i) {
           for (size_t j = i + 1; j < kinds.size(); ++j) {
             std::vector<std::string> both;
-            std::set_intersection(kinds[i].begin(), kinds[i].end(), kinds[j].begin(), kinds[j].end(),
-                                  std::back_inserter(both));
+            std::set_intersection(kinds[i].begin(), kinds[i].end(), kinds[j].begin(),
+                                  kinds[j].end(), std::back_inserter(both));
             if (!both.empty()) {
-              g.warnings.push_back("JSON Schema at " + display(path) + ": oneOf branches " + std::to_string(i) +
-                                   " and " + std::to_string(j) +
+              g.warnings.push_back("JSON Schema at " + display(path) + ": oneOf branches " +
+                                   std::to_string(i) + " and " + std::to_string(j) +
                                    " may overlap; generation treats oneOf as anyOf");
             }
           }
@@ -916,7 +978,8 @@ struct schema_compiler {
     if (types.empty()) {
       // No type: infer it from the keywords present; none at all means any value.
       auto any_of = [&](const auto& keys) {
-        return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return s.contains(k); });
+        return std::any_of(keys.begin(), keys.end(),
+                           [&](const std::string& k) { return s.contains(k); });
       };
       if (any_of(kObjectKeys)) types.push_back("object");
       if (any_of(kArrayKeys)) types.push_back("array");

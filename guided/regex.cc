@@ -83,8 +83,10 @@ struct regex_parser {
       if (opt.search && !end_anchor) parts.push_back(g.star(any_char()));
       alts.push_back(g.seq(std::move(parts)));
     } while (eat('|'));
-    if (!done()) error(peek() == ')' ? "unmatched ')'" : "anchors '^' and '$' are supported only "
-                                                           "at the start and end of the pattern");
+    if (!done())
+      error(peek() == ')' ? "unmatched ')'"
+                          : "anchors '^' and '$' are supported only "
+                            "at the start and end of the pattern");
     return g.alt(std::move(alts));
   }
 
@@ -135,7 +137,8 @@ struct regex_parser {
         lo = 1, hi = -1, ++pos;
       } else if (c == '?') {
         lo = 0, hi = 1, ++pos;
-      } else if (c == '{' && pos + 1 < src.size() && isdigit(static_cast<unsigned char>(src[pos + 1]))) {
+      } else if (c == '{' && pos + 1 < src.size() &&
+                 isdigit(static_cast<unsigned char>(src[pos + 1]))) {
         ++pos;
         lo = parse_int();
         hi = lo;
@@ -166,17 +169,28 @@ struct regex_parser {
     if (done()) error("pattern ends with a backslash");
     const char c = src[pos++];
     switch (c) {
-      case 'd': return digit_set();
-      case 'D': return complement(digit_set());
-      case 'w': return word_set();
-      case 'W': return complement(word_set());
-      case 's': return space_set();
-      case 'S': return complement(space_set());
-      case 'n': return {{'\n', '\n'}};
-      case 'r': return {{'\r', '\r'}};
-      case 't': return {{'\t', '\t'}};
-      case 'f': return {{'\f', '\f'}};
-      case 'v': return {{'\v', '\v'}};
+      case 'd':
+        return digit_set();
+      case 'D':
+        return complement(digit_set());
+      case 'w':
+        return word_set();
+      case 'W':
+        return complement(word_set());
+      case 's':
+        return space_set();
+      case 'S':
+        return complement(space_set());
+      case 'n':
+        return {{'\n', '\n'}};
+      case 'r':
+        return {{'\r', '\r'}};
+      case 't':
+        return {{'\t', '\t'}};
+      case 'f':
+        return {{'\f', '\f'}};
+      case 'v':
+        return {{'\v', '\v'}};
       case 'x': {
         const uint32_t v = hex(2);
         return {{v, v}};
@@ -209,10 +223,13 @@ struct regex_parser {
       case 'b':
         if (in_class) return {{8, 8}};
         error("word boundary \\b is not supported (an assertion, not a character)");
-      case 'B': error("word boundary \\B is not supported (an assertion, not a character)");
+      case 'B':
+        error("word boundary \\B is not supported (an assertion, not a character)");
       case 'p':
-      case 'P': error("Unicode property escapes \\p{...} are not supported");
-      case 'k': error("named backreferences \\k<...> are not supported");
+      case 'P':
+        error("Unicode property escapes \\p{...} are not supported");
+      case 'k':
+        error("named backreferences \\k<...> are not supported");
       default:
         if (c >= '1' && c <= '9') error("backreferences are not supported");
         if (isalnum(static_cast<unsigned char>(c))) {

@@ -80,9 +80,8 @@ token_trie build_trie(const std::vector<std::string>& bytes, const std::vector<i
 
 }  // namespace
 
-std::shared_ptr<const token_vocabulary> token_vocabulary::build(std::vector<std::string> token_bytes,
-                                                               std::vector<int32_t> eos,
-                                                               std::vector<int32_t> excluded) {
+std::shared_ptr<const token_vocabulary> token_vocabulary::build(
+    std::vector<std::string> token_bytes, std::vector<int32_t> eos, std::vector<int32_t> excluded) {
   auto v = std::make_shared<token_vocabulary>();
   v->size = static_cast<int32_t>(token_bytes.size());
   v->bytes = std::move(token_bytes);
@@ -92,7 +91,8 @@ std::shared_ptr<const token_vocabulary> token_vocabulary::build(std::vector<std:
     v->excluded[id] = 1;
   }
   for (int32_t id : eos) {
-    if (id < 0 || id >= v->size) fail("end-of-sequence token id ", id, " is outside the vocabulary");
+    if (id < 0 || id >= v->size)
+      fail("end-of-sequence token id ", id, " is outside the vocabulary");
     v->excluded[id] = 1;
   }
   v->eos = std::move(eos);

@@ -4,7 +4,8 @@
 // regular expressions (ECMAScript syntax without lookaround or backreferences) and llama.cpp's
 // GBNF. grammar_matcher.h turns a grammar plus a vocabulary into per-token masks.
 //
-//   auto g = afm::compile_json_schema(R"({"type":"object","properties":{"n":{"type":"integer"}}})");
+//   auto g =
+//   afm::compile_json_schema(R"({"type":"object","properties":{"n":{"type":"integer"}}})");
 //   afm::grammar_accepts(*g, R"({"n":42})");  // true
 //
 // The data is plain arrays so the matcher's inner loop is a table lookup: state s moves on byte b
@@ -28,12 +29,12 @@ struct grammar_call {
 struct grammar {
   int32_t root_rule = 0;
   std::vector<std::string> rule_names;
-  std::vector<int32_t> rule_start;       // rule -> its start state
+  std::vector<int32_t> rule_start;        // rule -> its start state
   std::array<uint8_t, 256> byte_class{};  // byte -> equivalence class
   int32_t class_count = 0;
-  std::vector<int32_t> next;             // state * class_count + class -> state or -1
-  std::vector<uint8_t> accepting;        // state -> its rule may end here
-  std::vector<int32_t> call_begin;       // state -> calls[call_begin[s], call_begin[s + 1])
+  std::vector<int32_t> next;        // state * class_count + class -> state or -1
+  std::vector<uint8_t> accepting;   // state -> its rule may end here
+  std::vector<int32_t> call_begin;  // state -> calls[call_begin[s], call_begin[s + 1])
   std::vector<grammar_call> calls;
   std::vector<int32_t> state_rule;       // state -> owning rule
   std::vector<int64_t> distance;         // state -> fewest bytes that finish its rule

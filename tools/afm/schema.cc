@@ -49,7 +49,8 @@ struct grammar_source {
         ->check(CLI::Range(0, 64));
   }
   std::shared_ptr<const grammar> compile() const {
-    if (!schema.empty()) return compile_json_schema(read_file(schema), {.max_whitespace = whitespace});
+    if (!schema.empty())
+      return compile_json_schema(read_file(schema), {.max_whitespace = whitespace});
     if (!regex.empty()) {
       std::string re = read_file(regex);
       while (!re.empty() && (re.back() == '\n' || re.back() == '\r')) re.pop_back();
@@ -64,7 +65,8 @@ struct grammar_source {
 std::shared_ptr<const token_vocabulary> load_vocab(const std::string& path) {
   const tokenizer tok = tokenizer::open(path);
   std::vector<std::string> bytes(tok.vocab_size());
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::string(tok.token_bytes(static_cast<int32_t>(i)));
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = std::string(tok.token_bytes(static_cast<int32_t>(i)));
   std::vector<int32_t> eos, excluded;
   for (const auto& [text, id] : tok.specials()) {
     const bool is_eos = text == "<|endoftext|>" || text == "</s>" || text == "<eos>" ||
@@ -108,16 +110,19 @@ std::string rejection(const std::shared_ptr<const grammar>& g, std::string_view 
     int shown = 0;
     for (int b = 0; b < 256; ++b) {
       if (!((mask[b >> 5] >> (b & 31)) & 1)) continue;
-      if (shown++ < 12) expected += (expected.empty() ? "'" : ", '") + printable(std::string(1, static_cast<char>(b))) + "'";
+      if (shown++ < 12)
+        expected += (expected.empty() ? "'" : ", '") +
+                    printable(std::string(1, static_cast<char>(b))) + "'";
     }
     if (shown > 12) expected += ", ... (" + std::to_string(shown) + " bytes)";
     if (shown == 0) expected = "the end of the text";
-    return "at byte " + std::to_string(i) + ": got '" + printable(text.substr(i, 1)) + "', expected " +
-           expected;
+    return "at byte " + std::to_string(i) + ": got '" + printable(text.substr(i, 1)) +
+           "', expected " + expected;
   }
   if (m.can_end()) return "";
   const std::string forced = m.forced_continuation();
-  return "the text ends early; at least " + std::to_string(m.distance_to_end()) + " more bytes are needed" +
+  return "the text ends early; at least " + std::to_string(m.distance_to_end()) +
+         " more bytes are needed" +
          (forced.empty() ? std::string() : " (next: '" + printable(forced) + "')");
 }
 
@@ -127,13 +132,15 @@ struct sample_result {
   bool complete = false;
 };
 
-bool has(std::span<const uint32_t> mask, int32_t t) { return (mask[t >> 5] >> (t & 31)) & 1; }
+bool has(std::span<const uint32_t> mask, int32_t t) {
+  return (mask[t >> 5] >> (t & 31)) & 1;
+}
 
 // Random walk under the mask. With probability finish_bias a step takes the single-byte token
 // that brings the end nearest, so walks over open-ended text still finish; otherwise the
 // token is uniform over all allowed ones. The mask makes every choice valid either way.
-sample_result sample(grammar_matcher& m, std::mt19937_64& rng, size_t max_tokens, double finish_bias,
-                     std::vector<double>* mask_us) {
+sample_result sample(grammar_matcher& m, std::mt19937_64& rng, size_t max_tokens,
+                     double finish_bias, std::vector<double>* mask_us) {
   const token_vocabulary& v = m.masks().vocab();
   std::vector<uint32_t> mask(v.mask_words());
   std::vector<int32_t> allowed;
@@ -142,7 +149,8 @@ sample_result sample(grammar_matcher& m, std::mt19937_64& rng, size_t max_tokens
   while (r.tokens < max_tokens) {
     const auto t0 = clock_type::now();
     m.fill_next_token_mask(mask);
-    if (mask_us) mask_us->push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+    if (mask_us)
+      mask_us->push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
     allowed.clear();
     for (size_t w = 0; w < mask.size(); ++w) {
       for (uint32_t bits = mask[w]; bits; bits &= bits - 1) {
@@ -168,7 +176,8 @@ sample_result sample(grammar_matcher& m, std::mt19937_64& rng, size_t max_tokens
         }
       }
     }
-    if (!m.accept_token(pick)) fail("internal error: the mask allowed token ", pick, " but the matcher refused it");
+    if (!m.accept_token(pick))
+      fail("internal error: the mask allowed token ", pick, " but the matcher refused it");
     ++r.tokens;
     if (std::find(v.eos.begin(), v.eos.end(), pick) != v.eos.end()) {
       r.complete = true;
@@ -204,8 +213,9 @@ void add_schema_accepts(CLI::App& parent) {
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = parent.add_subcommand(
-      "accepts", "Check whether the grammar accepts exactly the bytes of an instance. Exit status: 0 "
-                 "accepted, 1 rejected (with the reason), 2 error.");
+      "accepts",
+      "Check whether the grammar accepts exactly the bytes of an instance. Exit status: 0 "
+      "accepted, 1 rejected (with the reason), 2 error.");
   o->src.add_options(c);
   c->add_option("--instance", o->instance, "Instance file ('-': standard input)")->required();
   c->add_flag("--lines", o->lines, "Treat each line of the instance file as a separate instance");
@@ -213,7 +223,8 @@ void add_schema_accepts(CLI::App& parent) {
     int status = 0;
     try {
       const auto g = o->src.compile();
-      for (const std::string& w : g->warnings) std::fprintf(stderr, "afm: warning: %s\n", w.c_str());
+      for (const std::string& w : g->warnings)
+        std::fprintf(stderr, "afm: warning: %s\n", w.c_str());
       const std::string text = read_file(o->instance);
       std::vector<std::string> items;
       if (o->lines) {
@@ -259,7 +270,8 @@ void add_schema_sample(CLI::App& parent) {
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = parent.add_subcommand(
-      "sample", "Walk random allowed tokens to completion under the grammar and print the results.");
+      "sample",
+      "Walk random allowed tokens to completion under the grammar and print the results.");
   o->src.add_options(c);
   c->add_option("--vocab", o->vocab, "Vocabulary (NAME.tiktoken, GGUF, ...)")->required();
   c->add_option("-n,--n", o->n, "Number of samples")->check(CLI::Range(1, 1000000));
@@ -301,8 +313,9 @@ void add_schema_bench(CLI::App& parent) {
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = parent.add_subcommand(
-      "bench", "Mask-time distribution and compile times over a directory of JSON Schemas (random "
-               "walks under the mask, cold mask cache per schema).");
+      "bench",
+      "Mask-time distribution and compile times over a directory of JSON Schemas (random "
+      "walks under the mask, cold mask cache per schema).");
   c->add_option("--schemas", o->schemas, "Directory of *.json schemas")->required();
   c->add_option("--vocab", o->vocab, "Vocabulary (NAME.tiktoken, GGUF, ...)")->required();
   c->add_option("--samples", o->samples, "Random walks per schema")->check(CLI::Range(1, 10000));
@@ -321,7 +334,8 @@ void add_schema_bench(CLI::App& parent) {
     if (files.empty()) fail(o->schemas, ": no *.json schemas");
     const auto t0 = clock_type::now();
     const auto vocab = load_vocab(o->vocab);
-    const double vocab_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+    const double vocab_ms =
+        std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
     std::vector<double> mask_us, compile_ms;
     std::mt19937_64 rng(o->seed);
     size_t tokens = 0, incomplete = 0, states = 0;
@@ -358,23 +372,31 @@ void add_schema_bench(CLI::App& parent) {
         {"tokens", tokens},
         {"incomplete_walks", incomplete},
         {"cache_states_filled", states},
-        {"mask_us", {{"mean", mean(mask_us)}, {"median", percentile(mask_us, 0.5)},
-                     {"p99", percentile(mask_us, 0.99)}, {"max", percentile(mask_us, 1.0)}}},
-        {"compile_ms", {{"mean", mean(compile_ms)}, {"median", percentile(compile_ms, 0.5)},
-                        {"p99", percentile(compile_ms, 0.99)}, {"max", percentile(compile_ms, 1.0)}}},
+        {"mask_us",
+         {{"mean", mean(mask_us)},
+          {"median", percentile(mask_us, 0.5)},
+          {"p99", percentile(mask_us, 0.99)},
+          {"max", percentile(mask_us, 1.0)}}},
+        {"compile_ms",
+         {{"mean", mean(compile_ms)},
+          {"median", percentile(compile_ms, 0.5)},
+          {"p99", percentile(compile_ms, 0.99)},
+          {"max", percentile(compile_ms, 1.0)}}},
     };
     if (o->json) {
       std::printf("%s\n", out.dump(2).c_str());
       return;
     }
-    std::printf("%zu schemas, vocabulary of %d tokens (prepared in %.0f ms)\n", files.size(), vocab->size,
-                vocab_ms);
+    std::printf("%zu schemas, vocabulary of %d tokens (prepared in %.0f ms)\n", files.size(),
+                vocab->size, vocab_ms);
     std::printf("masks: %zu over %zu tokens (%zu walks incomplete), %zu grammar states cached\n",
                 mask_us.size(), tokens, incomplete, states);
-    std::printf("mask time (us):    mean %8.2f  median %8.2f  p99 %8.2f  max %8.2f\n", mean(mask_us),
-                percentile(mask_us, 0.5), percentile(mask_us, 0.99), percentile(mask_us, 1.0));
-    std::printf("compile time (ms): mean %8.3f  median %8.3f  p99 %8.3f  max %8.3f\n", mean(compile_ms),
-                percentile(compile_ms, 0.5), percentile(compile_ms, 0.99), percentile(compile_ms, 1.0));
+    std::printf("mask time (us):    mean %8.2f  median %8.2f  p99 %8.2f  max %8.2f\n",
+                mean(mask_us), percentile(mask_us, 0.5), percentile(mask_us, 0.99),
+                percentile(mask_us, 1.0));
+    std::printf("compile time (ms): mean %8.3f  median %8.3f  p99 %8.3f  max %8.3f\n",
+                mean(compile_ms), percentile(compile_ms, 0.5), percentile(compile_ms, 0.99),
+                percentile(compile_ms, 1.0));
   });
 }
 
@@ -382,8 +404,9 @@ void add_schema_bench(CLI::App& parent) {
 
 void add_schema(CLI::App& app) {
   CLI::App* s = app.add_subcommand(
-      "schema", "Guided generation: check instances against, sample from, and benchmark grammars "
-                "(JSON Schema, regex, GBNF).");
+      "schema",
+      "Guided generation: check instances against, sample from, and benchmark grammars "
+      "(JSON Schema, regex, GBNF).");
   s->require_subcommand(1);
   add_schema_accepts(*s);
   add_schema_sample(*s);
