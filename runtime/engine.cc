@@ -33,6 +33,11 @@ size_t engine::kv_bytes_per_token() const {
   return kv_->bytes_per_token;
 }
 
+void engine::truncate(size_t n) {
+  if (n > pos_) fail("cannot truncate a sequence of ", pos_, " positions to ", n);
+  pos_ = n;
+}
+
 std::span<const float> engine::prefill(std::span<const int32_t> tokens) {
   return run(tokens, false);
 }

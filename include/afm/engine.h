@@ -51,6 +51,9 @@ class engine {
   size_t context_size() const { return n_ctx_; }
   // Forgets the sequence; the KV memory is kept for the next one.
   void reset() { pos_ = 0; }
+  // Keeps the first n positions and forgets the rest (n <= position()): the cache rows past n are
+  // simply overwritten by the next prefill. Sessions use it to reuse a shared prefix.
+  void truncate(size_t n);
 
   size_t kv_bytes() const;            // bytes allocated for the KV cache
   size_t kv_bytes_per_token() const;  // bytes one position adds

@@ -1,0 +1,212 @@
+// Sessions on a tiny random-weight AFM model with a small trained vocabulary: guided outputs
+// always convert, snapshots only grow, the KV cache is reused across turns, transcripts
+// round-trip, and every error kind is raised where it should be.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "afm/bpe_trainer.h"
+#include "afm/gguf.h"
+#include "afm/model.h"
+#include "afm/session.h"
+#include "afm/thread_pool.h"
+
+namespace fmtest {
+struct person {
+  std::string name;
+  int age;
+  std::vector<std::string> pets;
+};
+struct tree {
+  std::string label;
+  std::vector<tree> kids;
+};
+}  // namespace fmtest
+AFM_GENERABLE(fmtest::person, "A person",
+              AFM_FIELD(name, "Full name", afm::guides::pattern("^[A-Z][a-z]{1,6}$")),
+              AFM_FIELD(age, "Age in years", afm::guides::range(0, 120)),
+              AFM_FIELD(pets, "Pet kinds", afm::guides::max_count(2),
+                        afm::guides::any_of({"cat", "dog"})));
+AFM_GENERABLE(fmtest::tree, "A small tree",
+              AFM_FIELD(label, "Label", afm::guides::any_of({"a", "b"})),
+              AFM_FIELD(kids, "Children", afm::guides::max_count(1)));
+
+namespace afm {
+namespace {
+
+// A model file with an AFM-format vocabulary trained on a small corpus; built once.
+const std::string& tiny_chat_model() {
+  static const std::string path = [] {
+    const std::string dir = ::testing::TempDir();
+    const std::string corpus = dir + "afm_fm_corpus.txt";
+    {
+      std::ofstream out(corpus);
+      for (int i = 0; i < 300; ++i) {
+        out << "The cat and the dog went out on day " << i
+            << ". {\"name\":\"Ann\",\"age\":" << i % 90
+            << ",\"pets\":[\"cat\",\"dog\"]} Hello world, what is the weather today?\n";
+      }
+    }
+    bpe_train_options o;
+    o.vocab_size = 420;
+    o.specials = afm_chat_special_tokens();
+    o.threads = 1;
+    const tokenizer tok = train_bpe({corpus}, o);
+    model_config c;
+    c.arch = "afm";
+    c.name = "fm-test";
+    c.n_vocab = static_cast<int32_t>(tok.vocab_size());
+    c.d_model = 64;
+    c.n_layers = 4;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 16;
+    c.d_ff = 96;
+    c.n_ctx = 1024;
+    c.kv_shared_fraction = 0.25;
+    set_default_kv_sources(c);
+    const std::string file = dir + "afm_fm_tiny.gguf";
+    thread_pool pool(2);
+    create_random_model(c, {.type = dtype::f32, .seed = 11, .std = 0.5}, file, pool, {},
+                        [&](gguf_writer& w) { tok.write_gguf(w); });
+    return file;
+  }();
+  return path;
+}
+
+std::shared_ptr<system_language_model> model() {
+  static auto m = system_language_model::load(tiny_chat_model(), {.n_threads = 2});
+  return m;
+}
+
+generation_options sampled(uint64_t seed) {
+  generation_options o;
+  o.mode = generation_options::sampling::random;
+  o.seed = seed;
+  o.maximum_response_tokens = 300;
+  return o;
+}
+
+generation_error_kind kind_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const generation_error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "no generation_error";
+  return generation_error_kind::unavailable;
+}
+
+TEST(Model, Availability) {
+  EXPECT_TRUE(model()->is_available()) << model()->unavailable_reason();
+  EXPECT_EQ(model()->context_size(), 1024u);
+  EXPECT_GT(model()->token_count("Hello world"), 0u);
+  EXPECT_EQ(system_language_model::load(::testing::TempDir() + "none.gguf")->status(),
+            availability::file_missing);
+  const std::string text = ::testing::TempDir() + "afm_fm_text.gguf";
+  std::ofstream(text) << "not a model";
+  auto bad = system_language_model::load(text);
+  EXPECT_EQ(bad->status(), availability::file_unreadable);
+  EXPECT_NE(bad->unavailable_reason().find("GGUF"), std::string::npos) << bad->unavailable_reason();
+  EXPECT_EQ(kind_of([&] { language_model_session s(bad); }), generation_error_kind::unavailable);
+}
+
+TEST(Session, GuidedOutputsAlwaysConvertAndSnapshotsGrow) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    language_model_session s(model(), "Extract people.");
+    std::vector<ordered_json> snaps;
+    const fmtest::person p = s.stream_response<fmtest::person>(
+        "Ann is 30 and has a cat.",
+        [&](const partially_generated<fmtest::person>& part) { snaps.push_back(part.json()); },
+        sampled(seed));
+    EXPECT_GE(p.age, 0);
+    EXPECT_LE(p.age, 120);
+    EXPECT_LE(p.pets.size(), 2u);
+    ASSERT_FALSE(snaps.empty());
+    // Monotone: every field once present stays, and strings only grow.
+    std::function<void(const ordered_json&, const ordered_json&)> grows =
+        [&](const ordered_json& a, const ordered_json& b) {
+          if (a.is_object()) {
+            for (auto& [k, v] : a.items()) {
+              ASSERT_TRUE(b.contains(k)) << a.dump() << " -> " << b.dump();
+              grows(v, b[k]);
+            }
+          } else if (a.is_array()) {
+            ASSERT_GE(b.size(), a.size());
+            for (size_t i = 0; i < a.size(); ++i) grows(a[i], b[i]);
+          } else if (a.is_string()) {
+            ASSERT_EQ(b.get<std::string>().rfind(a.get<std::string>(), 0), 0u);
+          }
+        };
+    for (size_t i = 1; i < snaps.size(); ++i) grows(snaps[i - 1], snaps[i]);
+    EXPECT_EQ(s.last_turn().forced_tokens > 0, true);  // '{"name":"' is forced
+  }
+  language_model_session s(model());
+  const fmtest::tree t = s.respond<fmtest::tree>("A tree", sampled(3));
+  EXPECT_TRUE(t.label == "a" || t.label == "b");
+}
+
+TEST(Session, SecondTurnPrefillsOnlyNewTokens) {
+  language_model_session s(model(), "Be brief.");
+  generation_options o = sampled(2);
+  o.maximum_response_tokens = 12;
+  s.respond("Hello there", o);
+  const turn_stats first = s.last_turn();
+  EXPECT_EQ(first.prefilled_tokens, first.prompt_tokens);
+  s.respond("And the weather?", o);
+  const turn_stats second = s.last_turn();
+  EXPECT_GT(second.prompt_tokens, first.prompt_tokens + first.generated_tokens);
+  // Exactly what follows the cached prompt and response: the end of the last turn and the new one.
+  const std::vector<chat_entry> t(s.transcript().begin(), s.transcript().end() - 1);
+  std::vector<chat_entry> before_new(t.begin(), t.end() - 1);
+  const size_t new_tokens =
+      encode_chat(model()->vocab(), chat_family::afm, t, true).size() -
+      encode_chat(model()->vocab(), chat_family::afm, before_new, false).size();
+  EXPECT_EQ(second.prefilled_tokens, new_tokens + 1);  // + the previous response's <|end|>
+  EXPECT_EQ(s.transcript().size(), 5u);  // instructions, user, response, user, response
+}
+
+TEST(Session, TranscriptRoundTrip) {
+  language_model_session s(model(), "Be brief.");
+  generation_options o = sampled(4);
+  o.maximum_response_tokens = 8;
+  s.respond("Hi", o);
+  const std::string saved = s.transcript_json();
+  language_model_session r = language_model_session::restore(model(), saved);
+  EXPECT_EQ(r.transcript_json(), saved);
+  const std::string again = r.respond("More", o);
+  EXPECT_EQ(r.last_turn().prefilled_tokens, r.last_turn().prompt_tokens);  // fresh cache
+  EXPECT_EQ(r.transcript().back().content, again);
+  EXPECT_THROW(language_model_session::restore(model(), "[{\"role\":\"x\",\"content\":\"\"}]"),
+               afm::error);
+  EXPECT_THROW(language_model_session::restore(model(), "{"), afm::error);
+}
+
+TEST(Session, ErrorKinds) {
+  language_model_session s(model());
+  const std::string huge(20000, 'x');
+  EXPECT_EQ(kind_of([&] { s.respond(huge); }), generation_error_kind::exceeded_context_window_size);
+  EXPECT_TRUE(s.transcript().empty());  // a failed turn leaves the transcript as it was
+  generation_options tiny = sampled(1);
+  tiny.maximum_response_tokens = 2;
+  EXPECT_EQ(kind_of([&] { s.respond<fmtest::person>("x", tiny); }),
+            generation_error_kind::decoding_failure);
+  EXPECT_EQ(kind_of([&] {
+              s.stream_response(
+                  "Hi", [&](std::string_view) { s.respond("again"); }, sampled(1));
+            }),
+            generation_error_kind::concurrent_requests);
+  EXPECT_FALSE(s.is_responding());
+  language_model_session guarded(model(), "", guardrails::blocklist({"forbidden"}));
+  EXPECT_EQ(kind_of([&] { guarded.respond("this is FORBIDDEN text"); }),
+            generation_error_kind::guardrail_violation);
+  language_model_session out_guard(
+      model(), "",
+      {nullptr, [](std::string_view) -> std::optional<std::string> { return "always refuses"; }});
+  EXPECT_EQ(kind_of([&] { out_guard.respond("hi", tiny); }),
+            generation_error_kind::guardrail_violation);
+}
+
+}  // namespace
+}  // namespace afm
