@@ -122,7 +122,8 @@ TEST(Generable, DynamicSchema) {
   EXPECT_TRUE(grammar_accepts(*g, R"({"city":"Rome","days":3})"));
   EXPECT_FALSE(grammar_accepts(*g, R"({"city":"Paris"})"));
   EXPECT_THROW(ds::array(ds::string(), {guides::range(1, 2)}), generation_error);
-  EXPECT_EQ(ds::array(ds::string(), {guides::pattern("^x$")})["items"]["pattern"], "^x$");  // per element
+  EXPECT_EQ(ds::array(ds::string(), {guides::pattern("^x$")})["items"]["pattern"],
+            "^x$");  // per element
 }
 
 }  // namespace

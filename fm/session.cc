@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <future>
 #include <map>
 
 #include "afm/engine.h"
@@ -62,9 +63,60 @@ guardrails guardrails::blocklist(std::vector<std::string> phrases) {
   return {check, check};
 }
 
+namespace {
+
+// Points a tool schema's local references at its entries under a new $defs prefix.
+void rebase_refs(ordered_json& j, const std::string& prefix) {
+  if (j.is_object()) {
+    for (auto& [k, v] : j.items()) {
+      if (k == "$ref" && v.is_string() && v.get<std::string>().rfind("#/$defs/", 0) == 0) {
+        v = "#/$defs/" + prefix + v.get<std::string>().substr(8);
+      } else {
+        rebase_refs(v, prefix);
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& v : j) rebase_refs(v, prefix);
+  }
+}
+
+// {"tool_calls":[...]} where each call names an existing tool and follows its arguments schema.
+ordered_json decision_schema(const std::vector<std::shared_ptr<tool>>& tools, size_t max_calls) {
+  ordered_json defs = ordered_json::object(), choices = ordered_json::array();
+  for (size_t i = 0; i < tools.size(); ++i) {
+    ordered_json args = tools[i]->parameters();
+    std::string prefix = "t";
+    prefix += std::to_string(i);
+    prefix += '_';
+    rebase_refs(args, prefix);
+    if (args.contains("$defs")) {
+      for (auto& [k, v] : args["$defs"].items()) defs[prefix + k] = v;
+      args.erase("$defs");
+    }
+    choices.push_back(
+        {{"type", "object"},
+         {"properties", {{"name", {{"const", tools[i]->name()}}}, {"arguments", args}}},
+         {"required", {"name", "arguments"}},
+         {"additionalProperties", false}});
+  }
+  ordered_json s = {
+      {"type", "object"},
+      {"properties",
+       {{"tool_calls",
+         {{"type", "array"}, {"items", {{"anyOf", choices}}}, {"maxItems", max_calls}}}}},
+      {"required", {"tool_calls"}},
+      {"additionalProperties", false}};
+  if (!defs.empty()) s["$defs"] = defs;
+  return s;
+}
+
+}  // namespace
+
 struct language_model_session::impl {
   std::shared_ptr<system_language_model> m;
-  guardrails rails;
+  session_config cfg;
+  guardrails& rails = cfg.rails;
+  std::string decision;  // the tool-decision schema, when there are tools
   std::unique_ptr<engine> eng;
   std::vector<chat_entry> transcript;
   std::vector<int32_t> cached;  // the tokens in the KV cache, position by position
@@ -77,14 +129,39 @@ struct language_model_session::impl {
   std::vector<float> logits_buf;
   std::vector<uint32_t> mask;
 
-  impl(std::shared_ptr<system_language_model> model, guardrails g)
-      : m(std::move(model)), rails(std::move(g)) {
+  impl(std::shared_ptr<system_language_model> model, session_config c)
+      : m(std::move(model)), cfg(std::move(c)) {
     if (!m || !m->is_available()) {
       throw generation_error(generation_error_kind::unavailable,
                              m ? m->unavailable_reason() : std::string("no model"));
     }
     eng = std::make_unique<engine>(m->weights(), engine_options{.n_threads = m->options().n_threads,
                                                                 .n_ctx = m->context_size()});
+    if (!cfg.tools.empty()) {
+      std::vector<std::string> names;
+      for (const auto& t : cfg.tools) {
+        if (!t) fail("a session tool is null");
+        if (std::find(names.begin(), names.end(), t->name()) != names.end()) {
+          fail("two tools are named '", t->name(), "'");
+        }
+        names.push_back(t->name());
+      }
+      decision = decision_schema(cfg.tools, cfg.max_calls_per_round).dump();
+    }
+  }
+
+  // The instructions and tool definitions a new session's transcript starts with.
+  void start_transcript() {
+    if (!cfg.instructions.empty())
+      transcript.push_back({chat_role::instructions, cfg.instructions, {}});
+    if (cfg.tools.empty()) return;
+    ordered_json defs = ordered_json::array();
+    for (const auto& t : cfg.tools) {
+      defs.push_back({{"name", t->name()},
+                      {"description", t->description()},
+                      {"parameters", t->parameters()}});
+    }
+    transcript.push_back({chat_role::tool_definitions, defs.dump(), {}});
   }
 
   struct busy_guard {
@@ -138,7 +215,135 @@ struct language_model_session::impl {
     return tm;
   }
 
-  // One turn: appends `entries`, generates the response (under `schema` if given), appends it.
+  struct generation {
+    std::string text;
+    std::vector<int32_t> prompt, full, generated;
+  };
+
+  // Generates one response to `pending` (under `schema` if given; free text must be UTF-8).
+  generation generate(const std::vector<chat_entry>& pending, const std::string* schema,
+                      const generation_options& o,
+                      const std::function<void(std::string_view)>& on_text) {
+    const tokenizer& tok = m->vocab();
+    generation r;
+    // The chat encoding is block by block, so the committed transcript's tokens are a prefix of
+    // the pending one's: the turn runs on the session's own tokens plus the new blocks.
+    r.full = encode_chat(tok, m->family(), pending, true);
+    r.prompt = r.full;
+    if (!tokens.empty()) {
+      const std::vector<int32_t> old = encode_chat(tok, m->family(), transcript, false);
+      if (old.size() <= r.full.size() && std::equal(old.begin(), old.end(), r.full.begin())) {
+        r.prompt = tokens;
+        r.prompt.insert(r.prompt.end(), r.full.begin() + static_cast<std::ptrdiff_t>(old.size()),
+                        r.full.end());
+      }
+    }
+    stats.prompt_tokens = r.prompt.size();
+    std::span<const float> logits = sync(r.prompt);
+    grammar_matcher matcher(masks_for(schema ? *schema : std::string()));
+    const token_vocabulary& tv = *m->mask_vocab();
+    sampler smp(sampler_options{
+        .temperature = o.mode == generation_options::sampling::greedy ? 0.0f : o.temperature,
+        .top_k = o.top_k,
+        .top_p = o.top_p,
+        .seed = o.seed});
+    mask.assign(tv.mask_words(), 0);
+    std::string& out = r.text;
+    size_t produced = 0;
+    const float neg_inf = -std::numeric_limits<float>::infinity();
+    while (produced < o.maximum_response_tokens) {
+      // Forced bytes: their tokens go in as one batch, with no sampling.
+      const std::string forced = matcher.forced_continuation();
+      if (!forced.empty()) {
+        std::vector<int32_t> ids = tok.encode(forced);
+        if (ids.size() > o.maximum_response_tokens - produced)
+          ids.resize(o.maximum_response_tokens - produced);
+        size_t ok = 0;
+        while (ok < ids.size() && matcher.accept_token(ids[ok])) ++ok;
+        if (ok > 0) {
+          ids.resize(ok);
+          logits = feed(ids);
+          r.generated.insert(r.generated.end(), ids.begin(), ids.end());
+          for (int32_t t : ids) out += tok.token_bytes(t);
+          stats.forced_tokens += ok;
+          produced += ok;
+          if (on_text) on_text(out);
+          continue;
+        }
+      }
+      matcher.fill_next_token_mask(mask);
+      logits_buf.assign(logits.begin(), logits.end());
+      for (int32_t t = 0; t < static_cast<int32_t>(logits_buf.size()); ++t) {
+        if (!((mask[t >> 5] >> (t & 31)) & 1)) logits_buf[t] = neg_inf;
+      }
+      const int32_t t = smp.sample(logits_buf);
+      if (t == m->end_token()) break;
+      if (!matcher.accept_token(t)) {
+        throw generation_error(generation_error_kind::decoding_failure,
+                               "sampled token " + std::to_string(t) + " outside the grammar");
+      }
+      out += tok.token_bytes(t);
+      r.generated.push_back(t);
+      ++stats.generated_tokens;
+      ++produced;
+      if (on_text) on_text(out);
+      if (matcher.is_terminated()) break;
+      logits = feed(std::span<const int32_t>(&t, 1));
+    }
+    if (schema && !matcher.can_end()) {
+      throw generation_error(generation_error_kind::decoding_failure,
+                             "the response reached maximum_response_tokens (" +
+                                 std::to_string(o.maximum_response_tokens) +
+                                 ") before the content was complete");
+    }
+    if (!matcher.can_end()) {
+      // Free text cut off by the token limit inside a character: drop the partial character.
+      size_t cut = out.size();
+      while (cut > 0 && (static_cast<uint8_t>(out[cut - 1]) & 0xC0) == 0x80) --cut;
+      if (cut > 0 && static_cast<uint8_t>(out[cut - 1]) >= 0xC0) out.resize(cut - 1);
+    }
+    return r;
+  }
+
+  // Lets the model call tools until it answers; appends the calls and outputs to `pending`.
+  void tool_rounds(std::vector<chat_entry>& pending, const generation_options& o) {
+    generation_options d = o;
+    d.maximum_response_tokens = std::max<size_t>(o.maximum_response_tokens, 256);
+    for (size_t round = 0; round < cfg.max_tool_rounds; ++round) {
+      const generation g = generate(pending, &decision, d, {});
+      const ordered_json calls = ordered_json::parse(g.text)["tool_calls"];
+      if (calls.empty()) return;
+      ++stats.tool_rounds;
+      stats.tool_calls += calls.size();
+      std::vector<std::future<std::string>> results;
+      std::vector<tool*> used;
+      for (const auto& c : calls) {
+        tool* t = nullptr;
+        for (const auto& x : cfg.tools) {
+          if (x->name() == c["name"].get<std::string>()) t = x.get();
+        }
+        used.push_back(t);
+        pending.push_back({chat_role::tool_call, c.dump(), {}});
+        generated_content args{c["arguments"], true};
+        results.push_back(std::async(std::launch::async, [t, args] { return t->call(args); }));
+      }
+      for (size_t i = 0; i < results.size(); ++i) {
+        std::string output;
+        try {
+          output = results[i].get();
+        } catch (const std::exception& e) {
+          for (size_t k = i + 1; k < results.size(); ++k) results[k].wait();
+          throw generation_error(generation_error_kind::tool_call_failed,
+                                 "tool '" + used[i]->name() + "' failed: " + e.what(),
+                                 used[i]->name());
+        }
+        pending.push_back({chat_role::tool_output, std::move(output), used[i]->name()});
+      }
+      tokens.clear();  // the decision ran as a response block; re-encode from the transcript
+    }
+  }
+
+  // One request: appends `entries`, lets tools run, generates the response, commits it all.
   std::string turn(std::vector<chat_entry> entries, const std::string* schema,
                    const generation_options& o,
                    const std::function<void(std::string_view)>& on_text) {
@@ -153,98 +358,10 @@ struct language_model_session::impl {
     }
     std::vector<chat_entry> pending = transcript;
     pending.insert(pending.end(), entries.begin(), entries.end());
-    const tokenizer& tok = m->vocab();
-    // The chat encoding is block by block, so the old transcript's tokens are a prefix of the
-    // new one's: the turn runs on the session's own tokens plus the new blocks.
-    const std::vector<int32_t> full = encode_chat(tok, m->family(), pending, true);
-    std::vector<int32_t> prompt = full;
-    if (!tokens.empty()) {
-      const std::vector<int32_t> old = encode_chat(tok, m->family(), transcript, false);
-      if (old.size() <= full.size() && std::equal(old.begin(), old.end(), full.begin())) {
-        prompt = tokens;
-        prompt.insert(prompt.end(), full.begin() + static_cast<std::ptrdiff_t>(old.size()),
-                      full.end());
-      }
-    }
-    stats.prompt_tokens = prompt.size();
-    std::span<const float> logits = sync(prompt);
-    std::vector<int32_t> generated;
-
-    std::optional<grammar_matcher> matcher;
-    matcher.emplace(masks_for(schema ? *schema : std::string()));
-    const token_vocabulary& tv = *m->mask_vocab();
-    sampler smp(sampler_options{
-        .temperature = o.mode == generation_options::sampling::greedy ? 0.0f : o.temperature,
-        .top_k = o.top_k,
-        .top_p = o.top_p,
-        .seed = o.seed});
-    mask.assign(tv.mask_words(), 0);
-    std::string out;
-    bool ended = false;
-    size_t produced = 0;
-    const float neg_inf = -std::numeric_limits<float>::infinity();
-    while (produced < o.maximum_response_tokens) {
-      if (matcher) {
-        // Forced bytes: their tokens go in as one batch, with no sampling.
-        const std::string forced = matcher->forced_continuation();
-        if (!forced.empty()) {
-          std::vector<int32_t> ids = tok.encode(forced);
-          if (ids.size() > o.maximum_response_tokens - produced)
-            ids.resize(o.maximum_response_tokens - produced);
-          size_t ok = 0;
-          while (ok < ids.size() && matcher->accept_token(ids[ok])) ++ok;
-          if (ok > 0) {
-            ids.resize(ok);
-            logits = feed(ids);
-            generated.insert(generated.end(), ids.begin(), ids.end());
-            for (int32_t t : ids) out += tok.token_bytes(t);
-            stats.forced_tokens += ok;
-            produced += ok;
-            if (on_text) on_text(out);
-            continue;
-          }
-        }
-        matcher->fill_next_token_mask(mask);
-      }
-      logits_buf.assign(logits.begin(), logits.end());
-      for (int32_t t = 0; t < static_cast<int32_t>(logits_buf.size()); ++t) {
-        if (!((mask[t >> 5] >> (t & 31)) & 1)) logits_buf[t] = neg_inf;
-      }
-      const int32_t t = smp.sample(logits_buf);
-      if (t == m->end_token()) {
-        ended = true;
-        break;
-      }
-      if (matcher && !matcher->accept_token(t)) {
-        throw generation_error(generation_error_kind::decoding_failure,
-                               "sampled token " + std::to_string(t) + " outside the grammar");
-      }
-      out += tok.token_bytes(t);
-      generated.push_back(t);
-      ++stats.generated_tokens;
-      ++produced;
-      if (on_text) on_text(out);
-      if (matcher && matcher->is_terminated()) {
-        ended = true;
-        break;
-      }
-      logits = feed(std::span<const int32_t>(&t, 1));
-    }
-    if (schema && !matcher->can_end()) {
-      throw generation_error(generation_error_kind::decoding_failure,
-                             "the response reached maximum_response_tokens (" +
-                                 std::to_string(o.maximum_response_tokens) +
-                                 ") before the content was complete");
-    }
-    if (!matcher->can_end()) {
-      // Free text cut off by the token limit inside a character: drop the partial character.
-      size_t cut = out.size();
-      while (cut > 0 && (static_cast<uint8_t>(out[cut - 1]) & 0xC0) == 0x80) --cut;
-      if (cut > 0 && static_cast<uint8_t>(out[cut - 1]) >= 0xC0) out.resize(cut - 1);
-    }
-    (void)ended;
+    if (!cfg.tools.empty()) tool_rounds(pending, o);
+    generation g = generate(pending, schema, o, on_text);
     if (rails.check_output) {
-      if (auto why = rails.check_output(out)) {
+      if (auto why = rails.check_output(g.text)) {
         throw generation_error(generation_error_kind::guardrail_violation, "response " + *why);
       }
     }
@@ -252,18 +369,19 @@ struct language_model_session::impl {
     // generation prompt); if the family does not split that way, re-encode next turn.
     std::vector<chat_entry> closed = pending;
     closed.push_back({chat_role::response, "", {}});
-    const std::vector<int32_t> with_end = encode_chat(tok, m->family(), closed, false);
-    if (with_end.size() >= full.size() && std::equal(full.begin(), full.end(), with_end.begin())) {
-      tokens = std::move(prompt);
-      tokens.insert(tokens.end(), generated.begin(), generated.end());
-      tokens.insert(tokens.end(), with_end.begin() + static_cast<std::ptrdiff_t>(full.size()),
+    const std::vector<int32_t> with_end = encode_chat(m->vocab(), m->family(), closed, false);
+    if (with_end.size() >= g.full.size() &&
+        std::equal(g.full.begin(), g.full.end(), with_end.begin())) {
+      tokens = std::move(g.prompt);
+      tokens.insert(tokens.end(), g.generated.begin(), g.generated.end());
+      tokens.insert(tokens.end(), with_end.begin() + static_cast<std::ptrdiff_t>(g.full.size()),
                     with_end.end());
     } else {
       tokens.clear();
     }
     transcript = std::move(pending);
-    transcript.push_back({chat_role::response, out, {}});
-    return out;
+    transcript.push_back({chat_role::response, g.text, {}});
+    return g.text;
   }
 
   std::vector<chat_entry> user_turn(std::string_view prompt, const std::string* schema,
@@ -303,10 +421,14 @@ struct language_model_session::impl {
 };
 
 language_model_session::language_model_session(std::shared_ptr<system_language_model> m,
-                                               std::string instructions, guardrails g)
-    : p_(std::make_unique<impl>(std::move(m), std::move(g))) {
-  if (!instructions.empty())
-    p_->transcript.push_back({chat_role::instructions, std::move(instructions), {}});
+                                               std::string instructions)
+    : language_model_session(std::move(m),
+                             session_config{.instructions = std::move(instructions)}) {}
+
+language_model_session::language_model_session(std::shared_ptr<system_language_model> m,
+                                               session_config c)
+    : p_(std::make_unique<impl>(std::move(m), std::move(c))) {
+  p_->start_transcript();
 }
 language_model_session::~language_model_session() = default;
 language_model_session::language_model_session(language_model_session&&) noexcept = default;
@@ -365,7 +487,7 @@ std::string language_model_session::transcript_json() const {
 
 language_model_session language_model_session::restore(std::shared_ptr<system_language_model> m,
                                                        std::string_view transcript_json,
-                                                       guardrails g) {
+                                                       session_config c) {
   ordered_json a;
   try {
     a = ordered_json::parse(transcript_json);
@@ -373,7 +495,9 @@ language_model_session language_model_session::restore(std::shared_ptr<system_la
     fail("transcript is not valid JSON: ", e.what());
   }
   if (!a.is_array()) fail("transcript JSON must be an array of entries");
-  language_model_session s(std::move(m), {}, std::move(g));
+  c.instructions.clear();
+  language_model_session s(std::move(m), std::move(c));
+  s.p_->transcript.clear();  // the saved transcript has its own instructions and tool list
   for (const auto& j : a) {
     if (!j.is_object() || !j.contains("role") || !j.contains("content") ||
         !j["content"].is_string()) {

@@ -3,7 +3,9 @@
 // round-trip, and every error kind is raised where it should be.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "afm/bpe_trainer.h"
@@ -22,7 +24,16 @@ struct tree {
   std::string label;
   std::vector<tree> kids;
 };
+struct city_args {
+  std::string city;
+};
+struct day_args {
+  int day;
+};
 }  // namespace fmtest
+AFM_GENERABLE(fmtest::city_args, "Where",
+              AFM_FIELD(city, "City", afm::guides::any_of({"Oslo", "Rome"})));
+AFM_GENERABLE(fmtest::day_args, "When", AFM_FIELD(day, "Day of month", afm::guides::range(1, 28)));
 AFM_GENERABLE(fmtest::person, "A person",
               AFM_FIELD(name, "Full name", afm::guides::pattern("^[A-Z][a-z]{1,6}$")),
               AFM_FIELD(age, "Age in years", afm::guides::range(0, 120)),
@@ -198,14 +209,118 @@ TEST(Session, ErrorKinds) {
             }),
             generation_error_kind::concurrent_requests);
   EXPECT_FALSE(s.is_responding());
-  language_model_session guarded(model(), "", guardrails::blocklist({"forbidden"}));
+  language_model_session guarded(model(),
+                                 session_config{.rails = guardrails::blocklist({"forbidden"})});
   EXPECT_EQ(kind_of([&] { guarded.respond("this is FORBIDDEN text"); }),
             generation_error_kind::guardrail_violation);
-  language_model_session out_guard(
-      model(), "",
-      {nullptr, [](std::string_view) -> std::optional<std::string> { return "always refuses"; }});
+  guardrails refuse_all{
+      nullptr, [](std::string_view) -> std::optional<std::string> { return "always refuses"; }};
+  language_model_session out_guard(model(), session_config{.rails = refuse_all});
   EXPECT_EQ(kind_of([&] { out_guard.respond("hi", tiny); }),
             generation_error_kind::guardrail_violation);
+}
+
+// Fake tools: they record when they ran, so tests can see parallel calls.
+struct recorder {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> events;
+  void mark(const std::string& what) {
+    std::lock_guard<std::mutex> l(mu);
+    events.emplace_back(what, std::chrono::steady_clock::now());
+  }
+};
+
+struct weather_tool : generable_tool<fmtest::city_args> {
+  recorder* rec;
+  explicit weather_tool(recorder* r) : rec(r) {}
+  std::string name() const override { return "weather"; }
+  std::string description() const override { return "Today's weather in a city"; }
+  std::string invoke(const fmtest::city_args& a) override {
+    rec->mark("start weather");
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    rec->mark("end weather");
+    return R"({"city":")" + a.city + R"(","sky":"clear"})";
+  }
+};
+struct calendar_tool : generable_tool<fmtest::day_args> {
+  recorder* rec;
+  explicit calendar_tool(recorder* r) : rec(r) {}
+  std::string name() const override { return "calendar"; }
+  std::string description() const override { return "Events on a day"; }
+  std::string invoke(const fmtest::day_args& a) override {
+    rec->mark("start calendar");
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    rec->mark("end calendar");
+    return "no events on day " + std::to_string(a.day);
+  }
+};
+struct broken_tool : generable_tool<fmtest::day_args> {
+  std::string name() const override { return "broken"; }
+  std::string description() const override { return "Always fails"; }
+  std::string invoke(const fmtest::day_args&) override { throw std::runtime_error("disk on fire"); }
+};
+
+TEST(Session, ToolLoopsParallelAndSerial) {
+  bool saw_parallel = false, saw_serial = false;
+  for (uint64_t seed = 1; seed <= 60 && !(saw_parallel && saw_serial); ++seed) {
+    recorder rec;
+    language_model_session s(model(),
+                             session_config{.instructions = "Use tools.",
+                                            .tools = {std::make_shared<weather_tool>(&rec),
+                                                      std::make_shared<calendar_tool>(&rec)},
+                                            .max_tool_rounds = 3});
+    generation_options o = sampled(seed);
+    o.temperature = 4.0f;  // random weights: flatten them so the walk explores the choices
+    o.maximum_response_tokens = 16;
+    s.respond("Weather in Oslo and my day 3?", o);
+    const turn_stats& st = s.last_turn();
+    // Every call the model made is in the transcript, each followed by its output.
+    size_t calls = 0, outputs = 0;
+    for (const chat_entry& e : s.transcript()) {
+      if (e.role == chat_role::tool_call) {
+        ++calls;
+        const auto j = ordered_json::parse(e.content);
+        EXPECT_TRUE(j["name"] == "weather" || j["name"] == "calendar") << e.content;
+      }
+      if (e.role == chat_role::tool_output) {
+        ++outputs;
+        EXPECT_TRUE(e.tool_name == "weather" || e.tool_name == "calendar");
+      }
+    }
+    EXPECT_EQ(calls, st.tool_calls);
+    EXPECT_EQ(outputs, st.tool_calls);
+    EXPECT_EQ(s.transcript().back().role, chat_role::response);
+    EXPECT_EQ(s.transcript()[1].role, chat_role::tool_definitions);
+    if (st.tool_rounds >= 2) saw_serial = true;
+    // Two calls in one round overlap in time.
+    for (size_t i = 0; i + 1 < rec.events.size(); ++i) {
+      if (rec.events[i].first.rfind("start", 0) == 0 &&
+          rec.events[i + 1].first.rfind("start", 0) == 0) {
+        saw_parallel = true;
+      }
+    }
+  }
+  EXPECT_TRUE(saw_parallel);
+  EXPECT_TRUE(saw_serial);
+}
+
+TEST(Session, FailingToolIsATypedError) {
+  bool failed = false;
+  for (uint64_t seed = 1; seed <= 40 && !failed; ++seed) {
+    language_model_session s(model(), session_config{.tools = {std::make_shared<broken_tool>()}});
+    generation_options o = sampled(seed);
+    o.temperature = 4.0f;
+    o.maximum_response_tokens = 8;
+    try {
+      s.respond("Use the tool", o);
+    } catch (const generation_error& e) {
+      EXPECT_EQ(e.kind(), generation_error_kind::tool_call_failed);
+      EXPECT_EQ(e.tool_name(), "broken");
+      EXPECT_NE(std::string(e.what()).find("disk on fire"), std::string::npos);
+      failed = true;
+    }
+  }
+  EXPECT_TRUE(failed);
 }
 
 }  // namespace

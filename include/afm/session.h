@@ -7,6 +7,11 @@
 //   Event e = session.respond<Event>("Flyer: Jazz night, June 3rd 8pm at the Blue Room");
 //   std::string text = session.respond("Summarise it in one sentence.");
 //
+// With tools, each request first lets the model decide, under a grammar, on calls to the
+// session's tools ({"tool_calls":[{"name":...,"arguments":{...}}]}, an empty list to answer);
+// calls run in parallel, their outputs join the transcript as untrusted tool_output entries,
+// and the model decides again until it answers (docs/framework.md).
+//
 // A session is append-only and owns a KV cache: each turn encodes the whole transcript, keeps the
 // cached prefix it shares with the tokens already run, and prefills only the rest. Guided
 // responses put the schema in the prompt (unless generation_options says not to) and enforce it
@@ -96,10 +101,42 @@ struct generation_options {
 // Input and output filters. Each returns a reason to refuse, or nothing. A refusal raises
 // generation_error guardrail_violation. Plug in a classifier by wrapping it in a function.
 struct guardrails {
-  std::function<std::optional<std::string>(std::string_view prompt)> check_input;
-  std::function<std::optional<std::string>(std::string_view output)> check_output;
+  std::function<std::optional<std::string>(std::string_view prompt)> check_input{};
+  std::function<std::optional<std::string>(std::string_view output)> check_output{};
   // The default: refuses prompts and outputs that contain any of the phrases (case-insensitive).
   static guardrails blocklist(std::vector<std::string> phrases);
+};
+
+// A tool the model may call (the Foundation Models framework's Tool). parameters() is the JSON
+// Schema of its arguments; the session only lets the model produce calls to tools that exist,
+// with arguments that follow their schema. call() returns text (JSON text for structured
+// output); an exception from it becomes generation_error tool_call_failed with the tool's name.
+class tool {
+ public:
+  virtual ~tool() = default;
+  virtual std::string name() const = 0;
+  virtual std::string description() const = 0;
+  virtual ordered_json parameters() const = 0;
+  virtual std::string call(const generated_content& arguments) = 0;
+};
+
+// A tool whose arguments are a Generable type.
+template <class Args>
+class generable_tool : public tool {
+ public:
+  ordered_json parameters() const override { return generation_schema::of<Args>().json; }
+  std::string call(const generated_content& arguments) override {
+    return invoke(content_as<Args>(arguments));
+  }
+  virtual std::string invoke(const Args& arguments) = 0;
+};
+
+struct session_config {
+  std::string instructions{};
+  std::vector<std::shared_ptr<tool>> tools{};
+  guardrails rails{};
+  size_t max_tool_rounds = 8;      // model decisions per request before it must answer
+  size_t max_calls_per_round = 4;  // calls the model may make at once (run in parallel)
 };
 
 // What the last request did (for tests and benchmarks).
@@ -108,12 +145,15 @@ struct turn_stats {
   size_t prefilled_tokens = 0;  // of those, the ones not already in the KV cache
   size_t generated_tokens = 0;  // sampled tokens
   size_t forced_tokens = 0;     // tokens appended from forced continuations, without sampling
+  size_t tool_calls = 0;        // tool calls the model made
+  size_t tool_rounds = 0;       // decisions that called tools
 };
 
 class language_model_session {
  public:
   explicit language_model_session(std::shared_ptr<system_language_model> m,
-                                  std::string instructions = {}, guardrails g = {});
+                                  std::string instructions = {});
+  language_model_session(std::shared_ptr<system_language_model> m, session_config c);
   ~language_model_session();
   language_model_session(language_model_session&&) noexcept;
 
@@ -153,8 +193,9 @@ class language_model_session {
   // The transcript as JSON: [{"role": "user", "content": "..."}, ...].
   std::string transcript_json() const;
   // A new session that continues a saved transcript (its KV cache fills on the first request).
+  // Tools and guardrails come from `c` (its instructions are ignored: the transcript has them).
   static language_model_session restore(std::shared_ptr<system_language_model> m,
-                                        std::string_view transcript_json, guardrails g = {});
+                                        std::string_view transcript_json, session_config c = {});
 
   bool is_responding() const;
   const turn_stats& last_turn() const;
