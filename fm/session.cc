@@ -432,6 +432,7 @@ language_model_session::language_model_session(std::shared_ptr<system_language_m
 }
 language_model_session::~language_model_session() = default;
 language_model_session::language_model_session(language_model_session&&) noexcept = default;
+language_model_session& language_model_session::operator=(language_model_session&&) noexcept = default;
 
 std::string language_model_session::respond(std::string_view prompt, const generation_options& o) {
   return p_->turn(p_->user_turn(prompt, nullptr, o), nullptr, o, {});

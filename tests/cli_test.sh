@@ -13,7 +13,7 @@ ok() { echo "PASS: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
 for cmd in create generate logits bench tokenize detokenize "tokenizer train" schema "schema accepts" \
-  "schema sample" "schema bench"; do
+  "schema sample" "schema bench" respond chat; do
   # shellcheck disable=SC2086
   if "$afm" $cmd --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
 done
@@ -76,6 +76,23 @@ printf 'abbb' >"$dir/g-in.txt"
   && ok "schema sample" || bad "schema sample"
 expect_error "sample without vocabulary" "cannot open" "$afm" schema sample --schema "$dir/s.json" --vocab "$dir/none.tiktoken"
 expect_error "bench without schemas" "no \*.json schemas" "$afm" schema bench --schemas "$dir/vocab" --vocab "$vocab_dir/cl100k_base.tiktoken"
+
+# afm respond / chat on a model with a trained chat vocabulary.
+for i in $(seq 1 200); do echo "The cat sat on the mat $i times. {\"n\":$i}"; done >"$dir/corpus.txt"
+"$afm" tokenizer train --corpus "$dir/corpus.txt" --vocab-size 400 --out "$dir/chat-vocab.json" --threads 1 2>/dev/null
+sed -e 's/"vocab_size": *[0-9]*/"vocab_size": 400/' -e 's/"context_length": *[0-9]*/"context_length": 1024/' "$config" >"$dir/chat-config.json"
+if "$afm" create --config "$dir/chat-config.json" --vocab "$dir/chat-vocab.json" --out "$dir/chat.gguf" 2>/dev/null; then
+  echo '{"type":"object","properties":{"n":{"type":"integer","minimum":1,"maximum":99}},"required":["n"]}' >"$dir/s2.json"
+  out=$("$afm" respond -m "$dir/chat.gguf" --schema "$dir/s2.json" -p "n is five" --temp 1 --seed 2)
+  /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d["n"], int) and d["n"] >= 1' "$out" \
+    && ok "respond --schema" || bad "respond --schema ($out)"
+  printf 'hi\n/save %s\n/quit\n' "$dir/t.json" | "$afm" chat -m "$dir/chat.gguf" -n 4 >/dev/null 2>&1
+  /usr/bin/python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); assert [e["role"] for e in t] == ["user", "response"]' "$dir/t.json" \
+    && ok "chat /save" || bad "chat /save"
+else
+  bad "create a chat model"
+fi
+expect_error "respond without a model" "model unavailable" "$afm" respond -m "$dir/none.gguf" -p hi
 
 if "$afm" frobnicate >/dev/null 2>&1; then bad "unknown subcommand"; else ok "unknown subcommand"; fi
 

@@ -156,6 +156,7 @@ class language_model_session {
   language_model_session(std::shared_ptr<system_language_model> m, session_config c);
   ~language_model_session();
   language_model_session(language_model_session&&) noexcept;
+  language_model_session& operator=(language_model_session&&) noexcept;
 
   // A text response.
   std::string respond(std::string_view prompt, const generation_options& o = {});

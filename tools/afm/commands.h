@@ -12,5 +12,7 @@ void add_bench(CLI::App& app);
 void add_tokenize(CLI::App& app);   // tokenize and detokenize
 void add_tokenizer(CLI::App& app);  // tokenizer train
 void add_schema(CLI::App& app);     // schema accepts | sample | bench
+void add_respond(CLI::App& app);    // respond
+void add_chat(CLI::App& app);       // chat
 
 }  // namespace afm::cli

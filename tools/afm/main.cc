@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   afm::cli::add_tokenize(app);
   afm::cli::add_tokenizer(app);
   afm::cli::add_schema(app);
+  afm::cli::add_respond(app);
+  afm::cli::add_chat(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
