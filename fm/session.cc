@@ -253,7 +253,8 @@ struct language_model_session::impl {
     const float neg_inf = -std::numeric_limits<float>::infinity();
     while (produced < o.maximum_response_tokens) {
       // Forced bytes: their tokens go in as one batch, with no sampling.
-      const std::string forced = matcher.forced_continuation();
+      const std::string forced =
+          o.batch_forced_tokens ? matcher.forced_continuation() : std::string();
       if (!forced.empty()) {
         std::vector<int32_t> ids = tok.encode(forced);
         if (ids.size() > o.maximum_response_tokens - produced)
@@ -432,7 +433,8 @@ language_model_session::language_model_session(std::shared_ptr<system_language_m
 }
 language_model_session::~language_model_session() = default;
 language_model_session::language_model_session(language_model_session&&) noexcept = default;
-language_model_session& language_model_session::operator=(language_model_session&&) noexcept = default;
+language_model_session& language_model_session::operator=(language_model_session&&) noexcept =
+    default;
 
 std::string language_model_session::respond(std::string_view prompt, const generation_options& o) {
   return p_->turn(p_->user_turn(prompt, nullptr, o), nullptr, o, {});

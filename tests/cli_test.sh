@@ -80,7 +80,7 @@ expect_error "bench without schemas" "no \*.json schemas" "$afm" schema bench --
 # afm respond / chat on a model with a trained chat vocabulary.
 for i in $(seq 1 200); do echo "The cat sat on the mat $i times. {\"n\":$i}"; done >"$dir/corpus.txt"
 "$afm" tokenizer train --corpus "$dir/corpus.txt" --vocab-size 400 --out "$dir/chat-vocab.json" --threads 1 2>/dev/null
-sed -e 's/"vocab_size": *[0-9]*/"vocab_size": 400/' -e 's/"context_length": *[0-9]*/"context_length": 1024/' "$config" >"$dir/chat-config.json"
+sed -e 's/"vocab_size": *[0-9]*/"vocab_size": 400/' -e 's/"context_length": *[0-9]*/"context_length": 2048/' "$config" >"$dir/chat-config.json"
 if "$afm" create --config "$dir/chat-config.json" --vocab "$dir/chat-vocab.json" --out "$dir/chat.gguf" 2>/dev/null; then
   echo '{"type":"object","properties":{"n":{"type":"integer","minimum":1,"maximum":99}},"required":["n"]}' >"$dir/s2.json"
   out=$("$afm" respond -m "$dir/chat.gguf" --schema "$dir/s2.json" -p "n is five" --temp 1 --seed 2)
@@ -89,6 +89,11 @@ if "$afm" create --config "$dir/chat-config.json" --vocab "$dir/chat-vocab.json"
   printf 'hi\n/save %s\n/quit\n' "$dir/t.json" | "$afm" chat -m "$dir/chat.gguf" -n 4 >/dev/null 2>&1
   /usr/bin/python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); assert [e["role"] for e in t] == ["user", "response"]' "$dir/t.json" \
     && ok "chat /save" || bad "chat /save"
+  # The examples (built beside afm): the flyer extraction fills every field; the tools example runs.
+  examples=$(dirname "$afm")/examples
+  out=$("$examples/afm_example_flyer" "$dir/chat.gguf" 2>/dev/null)
+  grep -q "^date: *20[0-9][0-9]-" <<<"$out" && ok "example flyer" || bad "example flyer ($out)"
+  "$examples/afm_example_tools" "$dir/chat.gguf" >/dev/null 2>&1 && ok "example tools" || bad "example tools"
 else
   bad "create a chat model"
 fi

@@ -96,6 +96,9 @@ struct generation_options {
   uint64_t seed = 0;
   size_t maximum_response_tokens = 512;
   bool include_schema_in_prompt = true;  // guided responses: put the schema in the transcript
+  // Guided responses: append the tokens of bytes the grammar forces in one batched prefill,
+  // without sampling (off: every token is sampled under the mask; for comparisons).
+  bool batch_forced_tokens = true;
 };
 
 // Input and output filters. Each returns a reason to refuse, or nothing. A refusal raises

@@ -45,7 +45,8 @@ struct common_opts {
   }
   generation_options options() const {
     generation_options o;
-    o.mode = temperature > 0 ? generation_options::sampling::random : generation_options::sampling::greedy;
+    o.mode = temperature > 0 ? generation_options::sampling::random
+                             : generation_options::sampling::greedy;
     o.temperature = temperature;
     o.top_k = top_k;
     o.top_p = top_p;
@@ -63,11 +64,13 @@ void add_respond(CLI::App& app) {
     bool no_schema_in_prompt = false;
   };
   auto o = std::make_shared<opts>();
-  CLI::App* c = app.add_subcommand("respond", "One response from a session: text, or JSON following --schema.");
+  CLI::App* c = app.add_subcommand(
+      "respond", "One response from a session: text, or JSON following --schema.");
   o->add(c);
   c->add_option("-p,--prompt", o->prompt, "The prompt")->required();
   c->add_option("--schema", o->schema, "JSON Schema file: the response is JSON that follows it");
-  c->add_flag("--no-schema-in-prompt", o->no_schema_in_prompt, "Enforce the schema without showing it to the model");
+  c->add_flag("--no-schema-in-prompt", o->no_schema_in_prompt,
+              "Enforce the schema without showing it to the model");
   c->callback([o] {
     language_model_session s(open_model(o->model, o->threads), o->instructions);
     generation_options g = o->options();
@@ -91,8 +94,9 @@ void add_respond(CLI::App& app) {
 
 void add_chat(CLI::App& app) {
   auto o = std::make_shared<common_opts>();
-  CLI::App* c = app.add_subcommand(
-      "chat", "Interactive streaming chat. Commands: /save FILE and /load FILE (transcripts as JSON), /quit.");
+  CLI::App* c = app.add_subcommand("chat",
+                                   "Interactive streaming chat. Commands: /save FILE and /load "
+                                   "FILE (transcripts as JSON), /quit.");
   o->add(c);
   c->callback([o] {
     auto model = open_model(o->model, o->threads);
