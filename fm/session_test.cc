@@ -220,6 +220,43 @@ TEST(Session, ErrorKinds) {
             generation_error_kind::guardrail_violation);
 }
 
+// An imported-style model: architecture "llama" (no KV sharing) with a ChatML vocabulary.
+TEST(Session, LlamaModelWithChatMl) {
+  tiny_chat_model();  // writes the corpus this vocabulary is trained on
+  const std::string dir = ::testing::TempDir();
+  bpe_train_options o;
+  o.vocab_size = 400;
+  o.specials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+  o.threads = 1;
+  const tokenizer tok = train_bpe({dir + "afm_fm_corpus.txt"}, o);
+  model_config c;
+  c.arch = "llama";
+  c.name = "chatml-test";
+  c.n_vocab = static_cast<int32_t>(tok.vocab_size());
+  c.d_model = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 16;
+  c.d_ff = 96;
+  c.n_ctx = 1024;
+  c.kv_shared_fraction = 0;
+  set_default_kv_sources(c);
+  const std::string file = dir + "afm_fm_llama.gguf";
+  thread_pool pool(2);
+  create_random_model(c, {.type = dtype::f32, .seed = 12, .std = 0.5}, file, pool, {},
+                      [&](gguf_writer& w) { tok.write_gguf(w); });
+  auto m = system_language_model::load(file, {.n_threads = 2});
+  ASSERT_TRUE(m->is_available()) << m->unavailable_reason();
+  EXPECT_EQ(m->family(), chat_family::chatml);
+  language_model_session s(m, "Extract people.");
+  const fmtest::person p = s.respond<fmtest::person>("Bo is 7.", sampled(5));
+  EXPECT_LE(p.age, 120);
+  s.respond("Thanks", sampled(6));
+  EXPECT_LT(s.last_turn().prefilled_tokens,
+            s.last_turn().prompt_tokens / 2);  // the cache is reused
+}
+
 // Fake tools: they record when they ran, so tests can see parallel calls.
 struct recorder {
   std::mutex mu;
