@@ -23,7 +23,7 @@ AFM_GENERABLE(calendar_args, "Which day",
 struct weather_tool : afm::generable_tool<weather_args> {
   std::string name() const override { return "get_weather"; }
   std::string description() const override { return "Today's weather in a city"; }
-  std::string invoke(const weather_args& a) override {
+  afm::tool_output invoke(const weather_args& a) override {
     std::fprintf(stderr, "[tool] get_weather(%s)\n", a.city.c_str());
     return R"({"city":")" + a.city + R"(","forecast":"sunny","high_c":24})";
   }
@@ -31,7 +31,7 @@ struct weather_tool : afm::generable_tool<weather_args> {
 struct calendar_tool : afm::generable_tool<calendar_args> {
   std::string name() const override { return "list_events"; }
   std::string description() const override { return "The user's events on a day this month"; }
-  std::string invoke(const calendar_args& a) override {
+  afm::tool_output invoke(const calendar_args& a) override {
     std::fprintf(stderr, "[tool] list_events(%d)\n", a.day);
     return a.day % 2 ? "[]" : R"([{"title":"Dentist","time":"09:00"}])";
   }

@@ -326,7 +326,7 @@ struct language_model_session::impl {
         used.push_back(t);
         pending.push_back({chat_role::tool_call, c.dump(), {}});
         generated_content args{c["arguments"], true};
-        results.push_back(std::async(std::launch::async, [t, args] { return t->call(args); }));
+        results.push_back(std::async(std::launch::async, [t, args] { return t->call(args).text; }));
       }
       for (size_t i = 0; i < results.size(); ++i) {
         std::string output;

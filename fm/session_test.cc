@@ -272,7 +272,7 @@ struct weather_tool : generable_tool<fmtest::city_args> {
   explicit weather_tool(recorder* r) : rec(r) {}
   std::string name() const override { return "weather"; }
   std::string description() const override { return "Today's weather in a city"; }
-  std::string invoke(const fmtest::city_args& a) override {
+  tool_output invoke(const fmtest::city_args& a) override {
     rec->mark("start weather");
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
     rec->mark("end weather");
@@ -284,17 +284,17 @@ struct calendar_tool : generable_tool<fmtest::day_args> {
   explicit calendar_tool(recorder* r) : rec(r) {}
   std::string name() const override { return "calendar"; }
   std::string description() const override { return "Events on a day"; }
-  std::string invoke(const fmtest::day_args& a) override {
+  tool_output invoke(const fmtest::day_args& a) override {  // structured output
     rec->mark("start calendar");
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
     rec->mark("end calendar");
-    return "no events on day " + std::to_string(a.day);
+    return generated_content{ordered_json{{"day", a.day}, {"events", ordered_json::array()}}, true};
   }
 };
 struct broken_tool : generable_tool<fmtest::day_args> {
   std::string name() const override { return "broken"; }
   std::string description() const override { return "Always fails"; }
-  std::string invoke(const fmtest::day_args&) override { throw std::runtime_error("disk on fire"); }
+  tool_output invoke(const fmtest::day_args&) override { throw std::runtime_error("disk on fire"); }
 };
 
 TEST(Session, ToolLoopsParallelAndSerial) {
@@ -322,6 +322,9 @@ TEST(Session, ToolLoopsParallelAndSerial) {
       if (e.role == chat_role::tool_output) {
         ++outputs;
         EXPECT_TRUE(e.tool_name == "weather" || e.tool_name == "calendar");
+        if (e.tool_name == "calendar") {
+          EXPECT_TRUE(ordered_json::parse(e.content).contains("events"));
+        }
       }
     }
     EXPECT_EQ(calls, st.tool_calls);

@@ -110,17 +110,25 @@ struct guardrails {
   static guardrails blocklist(std::vector<std::string> phrases);
 };
 
+// What a tool returns: text, or generated content (written into the transcript as JSON).
+struct tool_output {
+  std::string text;
+  tool_output(std::string t) : text(std::move(t)) {}                // NOLINT: implicit on purpose
+  tool_output(const char* t) : text(t) {}                           // NOLINT
+  tool_output(const generated_content& c) : text(c.json.dump()) {}  // NOLINT
+};
+
 // A tool the model may call (the Foundation Models framework's Tool). parameters() is the JSON
 // Schema of its arguments; the session only lets the model produce calls to tools that exist,
-// with arguments that follow their schema. call() returns text (JSON text for structured
-// output); an exception from it becomes generation_error tool_call_failed with the tool's name.
+// with arguments that follow their schema. call() returns text or content; an exception from it
+// becomes generation_error tool_call_failed with the tool's name.
 class tool {
  public:
   virtual ~tool() = default;
   virtual std::string name() const = 0;
   virtual std::string description() const = 0;
   virtual ordered_json parameters() const = 0;
-  virtual std::string call(const generated_content& arguments) = 0;
+  virtual tool_output call(const generated_content& arguments) = 0;
 };
 
 // A tool whose arguments are a Generable type.
@@ -128,10 +136,10 @@ template <class Args>
 class generable_tool : public tool {
  public:
   ordered_json parameters() const override { return generation_schema::of<Args>().json; }
-  std::string call(const generated_content& arguments) override {
+  tool_output call(const generated_content& arguments) override {
     return invoke(content_as<Args>(arguments));
   }
-  virtual std::string invoke(const Args& arguments) = 0;
+  virtual tool_output invoke(const Args& arguments) = 0;
 };
 
 struct session_config {
