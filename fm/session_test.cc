@@ -13,6 +13,7 @@
 #include "afm/model.h"
 #include "afm/session.h"
 #include "afm/thread_pool.h"
+#include "model/tiny_model_test_util.h"
 
 namespace fmtest {
 struct person {
@@ -46,43 +47,43 @@ AFM_GENERABLE(fmtest::tree, "A small tree",
 namespace afm {
 namespace {
 
-// A model file with an AFM-format vocabulary trained on a small corpus; built once.
+// A small corpus of prose and JSON that test vocabularies are trained on.
+std::string test_corpus() {
+  const std::string path = ::testing::TempDir() + "afm_fm_corpus.txt";
+  std::ofstream out(path);
+  for (int i = 0; i < 300; ++i) {
+    out << "The cat and the dog went out on day " << i << ". {\"name\":\"Ann\",\"age\":" << i % 90
+        << ",\"pets\":[\"cat\",\"dog\"]} Hello world, what is the weather today?\n";
+  }
+  return path;
+}
+
+// A random-weight model of architecture `arch` with a 420-token vocabulary reserving `specials`.
+std::string write_chat_model(const std::string& arch, std::vector<std::string> specials, int layers,
+                             double shared_fraction, const std::string& name) {
+  bpe_train_options o;
+  o.vocab_size = 420;
+  o.specials = std::move(specials);
+  o.threads = 1;
+  const tokenizer tok = train_bpe({test_corpus()}, o);
+  model_config c = testing::tiny_config(shared_fraction);
+  c.arch = arch;
+  c.name = name;
+  c.n_vocab = static_cast<int32_t>(tok.vocab_size());
+  c.n_layers = layers;
+  c.n_ctx = 1024;
+  set_default_kv_sources(c);
+  const std::string file = ::testing::TempDir() + "afm_" + name + ".gguf";
+  thread_pool pool(2);
+  create_random_model(c, {.type = dtype::f32, .seed = 11, .std = 0.5}, file, pool, {},
+                      [&](gguf_writer& w) { tok.write_gguf(w); });
+  return file;
+}
+
+// The AFM-format test model; built once.
 const std::string& tiny_chat_model() {
-  static const std::string path = [] {
-    const std::string dir = ::testing::TempDir();
-    const std::string corpus = dir + "afm_fm_corpus.txt";
-    {
-      std::ofstream out(corpus);
-      for (int i = 0; i < 300; ++i) {
-        out << "The cat and the dog went out on day " << i
-            << ". {\"name\":\"Ann\",\"age\":" << i % 90
-            << ",\"pets\":[\"cat\",\"dog\"]} Hello world, what is the weather today?\n";
-      }
-    }
-    bpe_train_options o;
-    o.vocab_size = 420;
-    o.specials = afm_chat_special_tokens();
-    o.threads = 1;
-    const tokenizer tok = train_bpe({corpus}, o);
-    model_config c;
-    c.arch = "afm";
-    c.name = "fm-test";
-    c.n_vocab = static_cast<int32_t>(tok.vocab_size());
-    c.d_model = 64;
-    c.n_layers = 4;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 16;
-    c.d_ff = 96;
-    c.n_ctx = 1024;
-    c.kv_shared_fraction = 0.25;
-    set_default_kv_sources(c);
-    const std::string file = dir + "afm_fm_tiny.gguf";
-    thread_pool pool(2);
-    create_random_model(c, {.type = dtype::f32, .seed = 11, .std = 0.5}, file, pool, {},
-                        [&](gguf_writer& w) { tok.write_gguf(w); });
-    return file;
-  }();
+  static const std::string path =
+      write_chat_model("afm", afm_chat_special_tokens(), 4, 0.25, "fm_tiny");
   return path;
 }
 
@@ -222,30 +223,8 @@ TEST(Session, ErrorKinds) {
 
 // An imported-style model: architecture "llama" (no KV sharing) with a ChatML vocabulary.
 TEST(Session, LlamaModelWithChatMl) {
-  tiny_chat_model();  // writes the corpus this vocabulary is trained on
-  const std::string dir = ::testing::TempDir();
-  bpe_train_options o;
-  o.vocab_size = 400;
-  o.specials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
-  o.threads = 1;
-  const tokenizer tok = train_bpe({dir + "afm_fm_corpus.txt"}, o);
-  model_config c;
-  c.arch = "llama";
-  c.name = "chatml-test";
-  c.n_vocab = static_cast<int32_t>(tok.vocab_size());
-  c.d_model = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 16;
-  c.d_ff = 96;
-  c.n_ctx = 1024;
-  c.kv_shared_fraction = 0;
-  set_default_kv_sources(c);
-  const std::string file = dir + "afm_fm_llama.gguf";
-  thread_pool pool(2);
-  create_random_model(c, {.type = dtype::f32, .seed = 12, .std = 0.5}, file, pool, {},
-                      [&](gguf_writer& w) { tok.write_gguf(w); });
+  const std::string file = write_chat_model(
+      "llama", {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 2, 0.0, "fm_llama");
   auto m = system_language_model::load(file, {.n_threads = 2});
   ASSERT_TRUE(m->is_available()) << m->unavailable_reason();
   EXPECT_EQ(m->family(), chat_family::chatml);

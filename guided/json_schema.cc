@@ -19,6 +19,7 @@
 
 #include "afm/error.h"
 #include "front_ends.h"
+#include "json_pointer.h"
 
 namespace afm::guided {
 namespace {
@@ -63,20 +64,6 @@ const std::set<std::string, std::less<>> kNumberKeys = {"minimum", "maximum", "e
                                                         "exclusiveMaximum"};
 const std::vector<std::string> kAllTypes = {"null",   "boolean", "object", "array",
                                             "number", "string",  "integer"};
-
-std::string escape_pointer_token(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 std::string display(const std::string& path) {
   return path.empty() ? "/" : path;

@@ -4,6 +4,8 @@
 // pointers on the stack stay valid.
 #include "afm/partial_json.h"
 
+#include "json_pointer.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -60,20 +62,6 @@ bool valid_number(const std::string& s) {
     if (!digits()) return false;
   }
   return i == s.size();
-}
-
-std::string escape_pointer(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -355,7 +343,7 @@ std::string partial_json::path() const {
                             scalar_ == scalar::literal;
       if (!in_value) break;
       p += '/';
-      p += escape_pointer(f.key);
+      p += guided::escape_pointer_token(f.key);
     } else {
       size_t index = f.node->size();
       if (!top || scalar_ == scalar::string) --index;  // the open child is the last element
@@ -373,7 +361,7 @@ void walk_missing(const nlohmann::ordered_json& node, const nlohmann::json& sche
   if (!schema.is_object()) return;
   if (node.is_object() && schema.contains("properties")) {
     for (const auto& [name, sub] : schema["properties"].items()) {
-      const std::string child = ptr + "/" + escape_pointer(name);
+      const std::string child = ptr + "/" + guided::escape_pointer_token(name);
       if (!node.contains(name)) {
         out.push_back(child);
       } else {

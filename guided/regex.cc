@@ -155,13 +155,9 @@ struct regex_parser {
   }
 
   uint32_t hex(int digits) {
-    uint32_t v = 0;
-    for (int i = 0; i < digits; ++i) {
-      if (done() || !isxdigit(static_cast<unsigned char>(peek()))) error("expected a hex digit");
-      const char c = src[pos++];
-      v = v * 16 + (isdigit(static_cast<unsigned char>(c)) ? c - '0' : (tolower(c) - 'a' + 10));
-    }
-    return v;
+    const auto v = parse_hex(src, pos, digits);
+    if (!v) error("expected a hex digit");
+    return *v;
   }
 
   // After a backslash: either a set (\d, \w, ...) or one code point.
