@@ -71,8 +71,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--afm", required=True)
     ap.add_argument("--vocab", required=True)
-    ap.add_argument("--samples", type=int, default=12, help="walks per schema, seed and vocabulary")
-    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=6, help="walks per schema, seed and vocabulary")
+    ap.add_argument("--seeds", type=int, default=4)
     args = ap.parse_args()
 
     failures = []
