@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 #include "afm/bpe_trainer.h"
 #include "afm/gguf.h"
@@ -47,9 +50,26 @@ AFM_GENERABLE(fmtest::tree, "A small tree",
 namespace afm {
 namespace {
 
+// ctest runs each test in its own process, in parallel: every file gets this process's id, and
+// the files go when the process's tests end.
+std::vector<std::string>& temp_files() {
+  static std::vector<std::string> files;
+  return files;
+}
+std::string temp_path(const std::string& name) {
+  temp_files().push_back(::testing::TempDir() + "afm_" + std::to_string(getpid()) + "_" + name);
+  return temp_files().back();
+}
+struct remove_temp_files : ::testing::Environment {
+  void TearDown() override {
+    for (const std::string& f : temp_files()) std::remove(f.c_str());
+  }
+};
+[[maybe_unused]] auto* const cleanup = ::testing::AddGlobalTestEnvironment(new remove_temp_files);
+
 // A small corpus of prose and JSON that test vocabularies are trained on.
 std::string test_corpus() {
-  const std::string path = ::testing::TempDir() + "afm_fm_corpus.txt";
+  const std::string path = temp_path("corpus.txt");
   std::ofstream out(path);
   for (int i = 0; i < 300; ++i) {
     out << "The cat and the dog went out on day " << i << ". {\"name\":\"Ann\",\"age\":" << i % 90
@@ -73,7 +93,7 @@ std::string write_chat_model(const std::string& arch, std::vector<std::string> s
   c.n_layers = layers;
   c.n_ctx = 1024;
   set_default_kv_sources(c);
-  const std::string file = ::testing::TempDir() + "afm_" + name + ".gguf";
+  const std::string file = temp_path(name + ".gguf");
   thread_pool pool(2);
   create_random_model(c, {.type = dtype::f32, .seed = 11, .std = 0.5}, file, pool, {},
                       [&](gguf_writer& w) { tok.write_gguf(w); });
@@ -116,7 +136,7 @@ TEST(Model, Availability) {
   EXPECT_GT(model()->token_count("Hello world"), 0u);
   EXPECT_EQ(system_language_model::load(::testing::TempDir() + "none.gguf")->status(),
             availability::file_missing);
-  const std::string text = ::testing::TempDir() + "afm_fm_text.gguf";
+  const std::string text = temp_path("text.gguf");
   std::ofstream(text) << "not a model";
   auto bad = system_language_model::load(text);
   EXPECT_EQ(bad->status(), availability::file_unreadable);
