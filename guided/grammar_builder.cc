@@ -360,6 +360,11 @@ int32_t grammar_builder::literal(std::string_view s) {
   for (char c : s) kids.push_back(byte_range(static_cast<uint8_t>(c), static_cast<uint8_t>(c)));
   return seq(std::move(kids));
 }
+int32_t grammar_builder::one_of(std::string_view chars) {
+  byte_set s;
+  for (char c : chars) s.add(static_cast<uint8_t>(c));
+  return bytes(s);
+}
 int32_t grammar_builder::seq(std::vector<int32_t> kids) {
   if (kids.size() == 1) return kids[0];
   node n;

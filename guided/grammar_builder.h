@@ -66,6 +66,7 @@ struct grammar_builder {
   int32_t bytes(const byte_set& s);
   int32_t byte_range(uint8_t lo, uint8_t hi);
   int32_t literal(std::string_view s);
+  int32_t one_of(std::string_view chars);  // one byte from the list
   int32_t seq(std::vector<int32_t> kids);
   int32_t alt(std::vector<int32_t> kids);
   int32_t repeat(int32_t kid, int32_t min, int32_t max);

@@ -104,6 +104,28 @@ struct simulator {
     }
   }
 
+  // The heads of a fresh parse; returns whether the grammar is already complete.
+  bool start(std::vector<head>& heads) {
+    step_flags f;
+    begin();
+    add({g.rule_start[g.root_rule], kRoot, false}, heads, f);
+    return f.complete;
+  }
+
+  // Steps `heads` over bytes; false if no path survives to the end of them.
+  bool run(std::vector<head>& heads, bool& complete, std::string_view bytes) {
+    std::vector<head> next;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      next.clear();
+      step_flags f;
+      step(heads.data(), heads.size(), static_cast<uint8_t>(bytes[i]), next, f);
+      heads.swap(next);
+      complete = f.complete;
+      if (heads.empty()) return complete && i + 1 == bytes.size();
+    }
+    return true;
+  }
+
   void step(const head* from, size_t n, uint8_t b, std::vector<head>& out, step_flags& f) {
     if (n == 1) {
       const int32_t t = g.step(from->state, b);
@@ -335,26 +357,9 @@ struct grammar_matcher::impl {
     pool.clear();
     history.clear();
     snapshot s;
-    step_flags f;
-    sim.begin();
-    sim.add({g.rule_start[g.root_rule], kRoot, false}, s.heads, f);
-    s.complete = f.complete;
+    s.complete = sim.start(s.heads);
     s.pool_size = pool.size();
     history.push_back(std::move(s));
-  }
-
-  // Steps `heads` over bytes; false if no path survives to the end of them.
-  bool run(std::vector<head>& heads, bool& complete, std::string_view bytes) {
-    std::vector<head> next;
-    for (size_t i = 0; i < bytes.size(); ++i) {
-      next.clear();
-      step_flags f;
-      sim.step(heads.data(), heads.size(), static_cast<uint8_t>(bytes[i]), next, f);
-      heads.swap(next);
-      complete = f.complete;
-      if (heads.empty()) return complete && i + 1 == bytes.size();
-    }
-    return true;
   }
 
   bool accept(std::string_view bytes) {
@@ -364,7 +369,7 @@ struct grammar_matcher::impl {
     s.heads = cur.heads;
     s.complete = cur.complete;
     const size_t mark = pool.size();
-    if (bytes.empty() || !run(s.heads, s.complete, bytes)) {
+    if (bytes.empty() || !sim.run(s.heads, s.complete, bytes)) {
       pool.resize(mark);
       return false;
     }
@@ -526,7 +531,7 @@ std::string grammar_matcher::forced_continuation() const {
     if (only < 0) break;
     const char c = static_cast<char>(only);
     out += c;
-    if (!p_->run(heads, complete, std::string_view(&c, 1))) break;
+    if (!p_->sim.run(heads, complete, std::string_view(&c, 1))) break;
   }
   p_->pool.resize(mark);
   return out;
@@ -548,22 +553,10 @@ int64_t grammar_matcher::distance_to_end() const {
 
 bool grammar_accepts(const grammar& g, std::string_view bytes) {
   grammar_facts facts(g);
-  std::vector<head> pool;
+  std::vector<head> pool, heads;
   simulator sim{g, facts, pool, {}, {}};
-  std::vector<head> heads, next;
-  step_flags f;
-  sim.begin();
-  sim.add({g.rule_start[g.root_rule], kRoot, false}, heads, f);
-  bool complete = f.complete;
-  for (char c : bytes) {
-    next.clear();
-    step_flags sf;
-    sim.step(heads.data(), heads.size(), static_cast<uint8_t>(c), next, sf);
-    heads.swap(next);
-    complete = sf.complete;
-    if (heads.empty() && !complete) return false;
-  }
-  return complete;
+  bool complete = sim.start(heads);
+  return sim.run(heads, complete, bytes) && complete;
 }
 
 }  // namespace afm

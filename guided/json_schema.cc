@@ -186,9 +186,7 @@ struct schema_compiler {
 
   int32_t ws() {
     if (opt.max_whitespace <= 0) return g.empty();
-    byte_set s;
-    for (char c : {' ', '\t', '\n', '\r'}) s.add(static_cast<uint8_t>(c));
-    return g.repeat(g.bytes(s), 0, opt.max_whitespace);
+    return g.repeat(g.one_of(" \t\n\r"), 0, opt.max_whitespace);
   }
   int32_t punct(char c) { return g.seq({ws(), g.literal(std::string(1, c)), ws()}); }
 
@@ -350,32 +348,16 @@ struct schema_compiler {
     return g.call(any_rule);
   }
 
-  int32_t hex_digit() {
-    byte_set s;
-    s.add_range('0', '9');
-    s.add_range('a', 'f');
-    s.add_range('A', 'F');
-    return g.bytes(s);
-  }
+  int32_t hex_digit() { return g.one_of("0123456789abcdefABCDEF"); }
   // One character of free string text: raw, or any escape (\uXXXX without surrogates, so
   // every character counts once under minLength/maxLength as validators count code points).
   int32_t string_char() {
-    byte_set simple;
-    for (char c : std::string("\"\\/bfnrt")) simple.add(static_cast<uint8_t>(c));
-    byte_set first_plain, d, e_f;
-    first_plain.add_range('0', '9');
-    first_plain.add_range('a', 'c');
-    first_plain.add_range('A', 'C');
-    d.add('d');
-    d.add('D');
-    e_f.add_range('e', 'f');
-    e_f.add_range('E', 'F');
+    // \uXXXX outside D800-DFFF: first digit not d/D, or d/D then 0-7.
     const int32_t h = hex_digit();
-    const int32_t u =
-        g.alt({g.seq({g.bytes(first_plain), h, h, h}),
-               g.seq({g.bytes(d), g.byte_range('0', '7'), h, h}), g.seq({g.bytes(e_f), h, h, h})});
+    const int32_t u = g.alt({g.seq({g.one_of("0123456789abcefABCEF"), h, h, h}),
+                             g.seq({g.one_of("dD"), g.byte_range('0', '7'), h, h})});
     const int32_t escape =
-        g.seq({g.literal("\\"), g.alt({g.bytes(simple), g.seq({g.literal("u"), u})})});
+        g.seq({g.literal("\\"), g.alt({g.one_of("\"\\/bfnrt"), g.seq({g.literal("u"), u})})});
     return g.alt({g.code_points({{0x20, 0x21}, {0x23, 0x5B}, {0x5D, max_code_point}}), escape});
   }
   int32_t quoted(int32_t body) { return g.seq({g.literal("\""), body, g.literal("\"")}); }
@@ -384,21 +366,9 @@ struct schema_compiler {
   int32_t number_any() {
     return g.seq(
         {g.optional(g.literal("-")),
-         g.alt({g.literal("0"), g.seq({g.byte_range('1', '9'), g.star(g.byte_range('0', '9'))})}),
-         g.optional(g.seq({g.literal("."), g.plus(g.byte_range('0', '9'))})),
-         g.optional(g.seq({g.bytes([] {
-                             byte_set s;
-                             s.add('e');
-                             s.add('E');
-                             return s;
-                           }()),
-                           g.optional(g.bytes([] {
-                             byte_set s;
-                             s.add('+');
-                             s.add('-');
-                             return s;
-                           }())),
-                           g.plus(g.byte_range('0', '9'))}))});
+         g.alt({g.literal("0"), g.seq({g.byte_range('1', '9'), g.star(digit())})}),
+         g.optional(g.seq({g.literal("."), g.plus(digit())})),
+         g.optional(g.seq({g.one_of("eE"), g.optional(g.one_of("+-")), g.plus(digit())}))});
   }
 
   int32_t digit() { return g.byte_range('0', '9'); }

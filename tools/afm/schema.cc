@@ -364,10 +364,16 @@ void add_schema_bench(CLI::App& parent) {
       states += masks->states_filled();
       bar.update(i + 1, files.size());
     }
+    const size_t slice_tokens =
+        static_cast<size_t>(std::count_if(vocab->slice_chars.begin(), vocab->slice_chars.end(),
+                                          [](uint16_t chars) { return chars > 0; }));
     const nlohmann::json out = {
         {"schemas", files.size()},
         {"vocab_tokens", vocab->size},
         {"vocab_prepare_ms", vocab_ms},
+        {"trie_nodes", vocab->all.byte.size()},
+        {"slice_tokens", slice_tokens},
+        {"unsliced_trie_nodes", vocab->unsliced.byte.size()},
         {"masks", mask_us.size()},
         {"tokens", tokens},
         {"incomplete_walks", incomplete},
@@ -387,8 +393,12 @@ void add_schema_bench(CLI::App& parent) {
       std::printf("%s\n", out.dump(2).c_str());
       return;
     }
-    std::printf("%zu schemas, vocabulary of %d tokens (prepared in %.0f ms)\n", files.size(),
-                vocab->size, vocab_ms);
+    std::printf(
+        "%zu schemas, vocabulary of %d tokens (prepared in %.0f ms): trie of %zu nodes; string "
+        "slice "
+        "of %zu tokens, the rest in a trie of %zu nodes\n",
+        files.size(), vocab->size, vocab_ms, vocab->all.byte.size(), slice_tokens,
+        vocab->unsliced.byte.size());
     std::printf("masks: %zu over %zu tokens (%zu walks incomplete), %zu grammar states cached\n",
                 mask_us.size(), tokens, incomplete, states);
     std::printf("mask time (us):    mean %8.2f  median %8.2f  p99 %8.2f  max %8.2f\n",
