@@ -232,13 +232,19 @@ struct dfa_builder {
   std::vector<std::vector<uint8_t>> set_has_class;  // set -> class -> member
   std::vector<std::vector<grammar_call>> calls;     // per state, before flattening
 
+  std::vector<uint32_t> seen{};  // NFA state -> stamp of the closure that last reached it
+  uint32_t stamp = 0;
+
   std::vector<int32_t> closure(const nfa& a, std::vector<int32_t> seeds) {
+    if (seen.size() < a.out.size()) seen.assign(a.out.size(), 0);
+    ++stamp;
     std::vector<int32_t> result;
     std::vector<int32_t>& stack = seeds;
     while (!stack.empty()) {
       const int32_t s = stack.back();
       stack.pop_back();
-      if (std::find(result.begin(), result.end(), s) != result.end()) continue;
+      if (seen[s] == stamp) continue;
+      seen[s] = stamp;
       result.push_back(s);
       for (const nfa_edge& e : a.out[s]) {
         if (e.kind == edge_kind::eps) stack.push_back(e.to);
@@ -250,6 +256,7 @@ struct dfa_builder {
 
   void compile_rule(int32_t rule) {
     nfa a;
+    seen.clear();
     const int32_t start = a.add(), end = a.add();
     emit(g, a, g.rule_body[rule], start, end);
     std::map<std::vector<int32_t>, int32_t> ids;
@@ -385,6 +392,12 @@ int32_t grammar_builder::alt(std::vector<int32_t> kids) {
 int32_t grammar_builder::repeat(int32_t kid, int32_t min, int32_t max) {
   if (min < 0 || (max >= 0 && max < min)) fail("bad repetition bounds {", min, ",", max, "}");
   if (min == 1 && max == 1) return kid;
+  // (x*)? (x*)* (x+)* (x*)+ ... collapse: nested unbounded loops only add epsilon cycles.
+  const node& k = nodes[kid];
+  if (k.kind == node_kind::repeat && k.max < 0 && k.min <= 1 &&
+      (max < 0 || (min <= 1 && max >= 1))) {
+    return repeat(k.kids[0], k.min * min, -1);
+  }
   node n;
   n.kind = node_kind::repeat;
   n.min = min;

@@ -47,6 +47,22 @@ TEST(Regex, Basics) {
   EXPECT_TRUE(accepts_regex("a+?b??", "aa"));
 }
 
+TEST(Regex, NestedQuantifiersCollapse) {
+  // Found by the fuzzer: stacked unbounded loops used to make closures quadratic.
+  std::string many = "x";
+  for (int i = 0; i < 40; ++i) many += "+";
+  EXPECT_TRUE(accepts_regex(many.c_str(), "xxx"));
+  EXPECT_FALSE(accepts_regex(many.c_str(), ""));
+  EXPECT_TRUE(accepts_regex("(a*)?b", "b"));
+  EXPECT_TRUE(accepts_regex("(a*)?b", "aab"));
+  EXPECT_TRUE(accepts_regex("(a+){0}b", "b"));
+  EXPECT_FALSE(accepts_regex("(a+){0}b", "ab"));
+  EXPECT_TRUE(accepts_regex("(a+){2,}", "aa"));
+  EXPECT_FALSE(accepts_regex("(a+){2,}", "a"));
+  EXPECT_TRUE(accepts_regex("(a+){0,3}", "aaaaa"));
+  EXPECT_TRUE(accepts_regex("(a+){0,3}", ""));
+}
+
 TEST(Regex, UnsupportedIsAnError) {
   EXPECT_NE(error_of([] { compile_regex("a(?=b)"); }).find("lookaround"), std::string::npos);
   EXPECT_NE(error_of([] { compile_regex("(a)\\1"); }).find("backreference"), std::string::npos);
