@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <unordered_set>
 
 #include "afm/error.h"
 
@@ -69,17 +70,39 @@ struct simulator {
   const grammar& g;
   const grammar_facts& facts;
   std::vector<head>& pool;
-  std::vector<head> work, visited;
+  std::vector<head> work{}, visited{};
+  std::unordered_set<uint64_t> visited_big{};  // the same heads, once there are many
 
-  void begin() { visited.clear(); }
+  void begin() {
+    visited.clear();
+    visited_big.clear();
+  }
+
+  // Marks x as visited; false if it already was. Linear search while small (the usual case).
+  bool visit(const head& x) {
+    if (visited.size() < 32) {
+      if (std::find(visited.begin(), visited.end(), x) != visited.end()) return false;
+      visited.push_back(x);
+      if (visited.size() == 32) {
+        for (const head& v : visited) visited_big.insert(key(v));
+      }
+      return true;
+    }
+    if (!visited_big.insert(key(x)).second) return false;
+    visited.push_back(x);
+    return true;
+  }
+  static uint64_t key(const head& h) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(h.state)) << 32) |
+           static_cast<uint32_t>(h.parent);
+  }
 
   void add(head h, std::vector<head>& out, step_flags& f) {
     work.push_back(h);
     while (!work.empty()) {
       const head x = work.back();
       work.pop_back();
-      if (std::find(visited.begin(), visited.end(), x) != visited.end()) continue;
-      visited.push_back(x);
+      if (!visit(x)) continue;
       if (visited.size() > kMaxHeads) {
         fail("grammar too ambiguous: more than ", kMaxHeads, " parse heads at one position");
       }
@@ -299,7 +322,7 @@ const token_masks::entry& token_masks::at(int32_t s) {
   const token_trie& t = sv.usable ? v.unsliced : v.all;
 
   std::vector<head> pool;
-  simulator sim{g, facts, pool, {}, {}};
+  simulator sim{g, facts, pool};
   level_stack lv;
   lv.reset(t.max_depth);
   sim.begin();
@@ -349,7 +372,7 @@ struct grammar_matcher::impl {
   std::vector<int32_t> done_states;
 
   impl(const grammar& gr, const token_vocabulary& voc, const grammar_facts& f)
-      : g(gr), v(voc), facts(f), sim{gr, facts, pool, {}, {}} {
+      : g(gr), v(voc), facts(f), sim{gr, facts, pool} {
     start();
   }
 
@@ -554,7 +577,7 @@ int64_t grammar_matcher::distance_to_end() const {
 bool grammar_accepts(const grammar& g, std::string_view bytes) {
   grammar_facts facts(g);
   std::vector<head> pool, heads;
-  simulator sim{g, facts, pool, {}, {}};
+  simulator sim{g, facts, pool};
   bool complete = sim.start(heads);
   return sim.run(heads, complete, bytes) && complete;
 }
