@@ -205,12 +205,20 @@ void AttentionImpl(const attention_args& a, size_t task_begin, size_t task_end, 
     const float* q = a.q + t * a.q_stride + h * hd;
     const float* kb = a.k + kvh * a.kv_head_stride;
     const float* vb = a.v + kvh * a.kv_head_stride;
-    const size_t n_keys = a.pos0 + t + 1;
-    for (size_t j = 0; j < n_keys; ++j) scores[j] = DotImpl(q, kb + j * hd, hd) * a.scale;
+    const size_t p = a.pos0 + t;
+    const size_t first = a.window && p + 1 > a.window ? p + 1 - a.window : 0;
+    const size_t n_keys = p + 1 - first;
+    // The keys are at most two runs of slots: from first % ring to the ring's end, then from 0.
+    const size_t s0 = first % a.ring;
+    const size_t run0 = std::min(n_keys, a.ring - s0);
+    for (size_t j = 0; j < run0; ++j) scores[j] = DotImpl(q, kb + (s0 + j) * hd, hd) * a.scale;
+    for (size_t j = run0; j < n_keys; ++j)
+      scores[j] = DotImpl(q, kb + (j - run0) * hd, hd) * a.scale;
     SoftmaxImpl(scores, n_keys);
     float* out = a.out + t * a.out_stride + h * hd;
     std::memset(out, 0, hd * sizeof(float));
-    for (size_t j = 0; j < n_keys; ++j) AxpyImpl(scores[j], vb + j * hd, out, hd);
+    for (size_t j = 0; j < run0; ++j) AxpyImpl(scores[j], vb + (s0 + j) * hd, out, hd);
+    for (size_t j = run0; j < n_keys; ++j) AxpyImpl(scores[j], vb + (j - run0) * hd, out, hd);
   }
 }
 

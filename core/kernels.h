@@ -50,8 +50,11 @@ struct gemm_weights {
 void gemm(const float* x, size_t ldx, size_t n, const gemm_weights& w, float* y, size_t ldy,
           size_t o_begin, size_t o_end);
 
-// Causal grouped-query attention over a KV cache laid out [kv_head][position][head_dim].
-// Query i sits at position pos0 + i and attends to cache positions [0, pos0 + i].
+// Causal grouped-query attention over a KV cache laid out [kv_head][slot][head_dim].
+// Query i sits at position p = pos0 + i and attends to positions [0, p], or with a sliding
+// window to the last `window` of them, [p - window + 1, p]. Position j lives in slot
+// j % ring: a full cache has ring >= every position (slot = position); a sliding-window ring
+// buffer reuses slots, and the caller keeps the window's positions unoverwritten.
 struct attention_args {
   const float* q;  // [n_q][n_heads * head_dim], row stride q_stride floats
   size_t q_stride;
@@ -64,9 +67,11 @@ struct attention_args {
   size_t n_q;
   size_t pos0;
   float scale;
+  size_t window = 0;          // 0: no window
+  size_t ring = SIZE_MAX;     // slots per kv head
 };
 // Runs the (query, head) tasks [task_begin, task_end) of n_q * n_heads; `scores` must hold
-// pos0 + n_q floats.
+// pos0 + n_q floats (or `window`, when that is fewer).
 void attention(const attention_args& a, size_t task_begin, size_t task_end, float* scores);
 
 // Name of the SIMD target the dispatcher chose ("AVX3", "AVX2", ...).

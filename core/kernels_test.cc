@@ -152,6 +152,37 @@ TEST(Kernels, GemmRowRangeWritesOnlyItsRows) {
         EXPECT_NE(y[t * rows + r], 123.0f);
 }
 
+// Plain attention in double: query t (position pos0 + t) over positions [first, p], position j
+// read from slot j % cap.
+std::vector<double> attention_scalar(const std::vector<float>& q, const std::vector<float>& k,
+                                     const std::vector<float>& v, size_t H, size_t KVH, size_t hd,
+                                     size_t cap, size_t n_q, size_t pos0, size_t window,
+                                     double scale) {
+  std::vector<double> want(n_q * H * hd);
+  for (size_t t = 0; t < n_q; ++t)
+    for (size_t h = 0; h < H; ++h) {
+      const size_t g = h / (H / KVH), p = pos0 + t;
+      const size_t first = window && p + 1 > window ? p + 1 - window : 0;
+      std::vector<double> s;
+      double mx = -1e30, sum = 0;
+      for (size_t j = first; j <= p; ++j) {
+        double d = 0;
+        for (size_t i = 0; i < hd; ++i)
+          d += static_cast<double>(q[(t * H + h) * hd + i]) * k[(g * cap + j % cap) * hd + i];
+        s.push_back(d * scale);
+        mx = std::max(mx, s.back());
+      }
+      for (auto& e : s) sum += (e = std::exp(e - mx));
+      for (size_t i = 0; i < hd; ++i) {
+        double acc = 0;
+        for (size_t j = first; j <= p; ++j)
+          acc += s[j - first] / sum * v[(g * cap + j % cap) * hd + i];
+        want[(t * H + h) * hd + i] = acc;
+      }
+    }
+  return want;
+}
+
 TEST(Kernels, GroupedQueryAttentionMatchesScalar) {
   for_each_simd_target([] {
     for (size_t hd : {4u, 16u, 18u}) {
@@ -162,28 +193,30 @@ TEST(Kernels, GroupedQueryAttentionMatchesScalar) {
       const attention_args a{q.data(), H * hd, k.data(), v.data(), cap * hd, out.data(), H * hd,
                              H,        KVH,    hd,       n_q,      pos0,     0.3f};
       attention(a, 0, n_q * H, scores.data());
-      std::vector<double> want(out.size());
-      for (size_t t = 0; t < n_q; ++t)
-        for (size_t h = 0; h < H; ++h) {
-          const size_t g = h / (H / KVH), nk = pos0 + t + 1;
-          std::vector<double> s(nk);
-          double mx = -1e30, sum = 0;
-          for (size_t j = 0; j < nk; ++j) {
-            double d = 0;
-            for (size_t i = 0; i < hd; ++i)
-              d += static_cast<double>(q[(t * H + h) * hd + i]) * k[(g * cap + j) * hd + i];
-            s[j] = d * 0.3;
-            mx = std::max(mx, s[j]);
-          }
-          for (auto& e : s) sum += (e = std::exp(e - mx));
-          for (size_t i = 0; i < hd; ++i) {
-            double acc = 0;
-            for (size_t j = 0; j < nk; ++j) acc += s[j] / sum * v[(g * cap + j) * hd + i];
-            want[(t * H + h) * hd + i] = acc;
-          }
-        }
-      expect_close(out, want, 1e-5);
+      expect_close(out, attention_scalar(q, k, v, H, KVH, hd, cap, n_q, pos0, 0, 0.3), 1e-5);
     }
+  });
+}
+
+// Sliding-window attention over a ring buffer: windows that wrap around the ring's end, windows
+// longer than the positions so far, and a window of one.
+TEST(Kernels, SlidingWindowAttentionOverRingMatchesScalar) {
+  for_each_simd_target([] {
+    const size_t H = 4, KVH = 2, hd = 8, n_q = 6;
+    for (size_t window : {1u, 7u, 16u})
+      for (size_t pos0 : {0u, 5u, 20u, 41u}) {
+        const size_t cap = window + n_q;  // the engine's ring: window + batch slots
+        auto q = randn(n_q * H * hd, 21), k = randn(KVH * cap * hd, 22),
+             v = randn(KVH * cap * hd, 23);
+        std::vector<float> out(n_q * H * hd), scores(window);
+        attention_args a{q.data(), H * hd, k.data(), v.data(), cap * hd, out.data(), H * hd,
+                         H,        KVH,    hd,       n_q,      pos0,     0.5f};
+        a.window = window;
+        a.ring = cap;
+        attention(a, 0, n_q * H, scores.data());
+        expect_close(out, attention_scalar(q, k, v, H, KVH, hd, cap, n_q, pos0, window, 0.5),
+                     1e-5);
+      }
   });
 }
 

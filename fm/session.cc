@@ -188,6 +188,8 @@ struct language_model_session::impl {
     size_t lcp = 0;
     while (lcp < cached.size() && lcp < want.size() && cached[lcp] == want[lcp]) ++lcp;
     if (lcp == want.size()) --lcp;  // the last token runs again to give its logits
+    // A sliding-window ring buffer may have lost the window before lcp: start over then.
+    if (!eng->can_truncate(lcp)) lcp = 0;
     eng->truncate(lcp);
     cached.resize(lcp);
     const std::span<const int32_t> rest(want.data() + lcp, want.size() - lcp);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,11 +28,23 @@ struct tensor_slot {
 };
 
 // A layer's KV cache as the forward pass sees it: [n_kv_heads][capacity][head_dim] for K and V.
-// Layers that share KV get their source layer's view.
+// Position p lives in slot p % capacity. A full cache has capacity >= the context; a
+// sliding-window layer's is a ring buffer of window + prefill-batch slots, so a batch's writes
+// never overwrite keys its own earlier queries still see. Layers that share KV get their source
+// layer's view.
 struct kv_view {
   float* k = nullptr;
   float* v = nullptr;
   size_t capacity = 0;
+  size_t window = 0;  // 0: attends to every position
+};
+
+// One KV cache an architecture needs (one per layer, and per track): `source` is its own index,
+// or an earlier cache it reads instead of owning one (KV sharing).
+struct kv_slot {
+  int64_t source;
+  int64_t n_kv_heads, head_dim;
+  int64_t window;  // 0: keeps the whole sequence
 };
 
 enum class logits_mode {
@@ -52,6 +65,13 @@ struct forward_args {
 struct forward_context {
   thread_pool& pool;
   arena& scratch;
+  // Track-parallel execution (PT-MoE): worker i of `pool` runs tracks i, i + G, ... (G =
+  // track_pools.size()) on track_pools[i], a pool of its own (one thread, or more when there
+  // are more threads than tracks). Empty: every operation is split across `pool` (baseline).
+  std::span<thread_pool* const> track_pools = {};
+  // Tokens routed to each expert, [n_tracks][n_layers][n_experts], added to by MoE layers;
+  // may be null.
+  uint64_t* expert_load = nullptr;
 };
 
 struct architecture {
@@ -65,7 +85,15 @@ struct architecture {
   double (*flops)(const model_config& c, size_t n, size_t pos0, logits_mode mode);
   // KV-cache bytes one decode step at position pos reads (every layer reads its view).
   double (*kv_read_bytes)(const model_config& c, size_t pos);
+  // The KV caches the forward pass expects in forward_args::kv, in order.
+  std::vector<kv_slot> (*kv_slots)(const model_config& c);
+  // Checks the config fields only this architecture reads (after the shared checks).
+  void (*validate)(const model_config& c);
 };
+
+// The config keys every architecture shares (<arch>.context_length, ...; docs/model-format.md).
+void read_base_config(const gguf_file& f, model_config& c);
+void write_base_config(const model_config& c, gguf_writer& w);
 
 const architecture* find_architecture(const std::string& name);
 // Names of all registered architectures, for error messages.

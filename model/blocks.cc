@@ -1,6 +1,7 @@
 // Implementation of the shared blocks in model/blocks.h over core kernels and formats.
 #include "model/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -45,12 +46,17 @@ void rope_rows(const model& m, float* x, size_t n, size_t n_heads, size_t pos0, 
 
 void store_kv(const kv_view& kv, const float* k, const float* v, size_t n, size_t pos0,
               size_t n_kv_heads, size_t head_dim) {
-  if (pos0 + n > kv.capacity)
+  const bool fits = pos0 + n <= kv.capacity;  // no slot is reused
+  if (!fits && kv.window == 0)
     fail("context overflow: positions up to ", pos0 + n, " exceed the KV cache of ", kv.capacity);
+  // A ring may reuse slots, but not ones the batch's first query still reads.
+  if (!fits && n + kv.window - 1 > kv.capacity)
+    fail("a batch of ", n, " positions overflows a sliding-window ring buffer of ", kv.capacity,
+         " slots for a window of ", kv.window);
   const size_t row = n_kv_heads * head_dim;
   for (size_t i = 0; i < n; ++i)
     for (size_t h = 0; h < n_kv_heads; ++h) {
-      const size_t dst = (h * kv.capacity + pos0 + i) * head_dim;
+      const size_t dst = (h * kv.capacity + (pos0 + i) % kv.capacity) * head_dim;
       std::memcpy(kv.k + dst, k + i * row + h * head_dim, head_dim * sizeof(float));
       std::memcpy(kv.v + dst, v + i * row + h * head_dim, head_dim * sizeof(float));
     }
@@ -72,10 +78,13 @@ void attend(const model_config& c, const kv_view& kv, const float* q, size_t n, 
                             hd,
                             n,
                             pos0,
-                            1.0f / std::sqrt(static_cast<float>(hd))};
+                            1.0f / std::sqrt(static_cast<float>(hd)),
+                            kv.window,
+                            kv.capacity};
+  const size_t max_keys = kv.window ? std::min(kv.window, pos0 + n) : pos0 + n;
   pool.parallel_for(n * a.n_heads, 1, [&](size_t b, size_t e) {
     static thread_local std::vector<float> scores;
-    if (scores.size() < pos0 + n) scores.resize(pos0 + n);
+    if (scores.size() < max_keys) scores.resize(max_keys);
     kernels::attention(a, b, e, scores.data());
   });
 }
@@ -96,6 +105,116 @@ void project_add(const tensor& w, const float* in, size_t n, float* tmp, float* 
   const size_t k = static_cast<size_t>(w.cols()), m = static_cast<size_t>(w.rows());
   formats::matmul(w, in, k, n, tmp, m, pool);
   kernels::add(x, tmp, n * m);
+}
+
+tensor matrix_of(const tensor& stack, int64_t e) {
+  tensor m = stack;
+  m.n_dims = 2;
+  m.ne = {stack.ne[0], stack.ne[1], 1, 1};
+  m.data = const_cast<uint8_t*>(stack.row(e * stack.ne[1]));
+  set_contiguous_strides(m);
+  return m;
+}
+
+size_t moe_scratch_floats(const model_config& c, size_t n) {
+  const size_t E = static_cast<size_t>(c.n_experts), k = static_cast<size_t>(c.n_experts_used);
+  const size_t d = static_cast<size_t>(c.d_model), ff = static_cast<size_t>(c.expert_ff);
+  // int32 arrays take one float slot per entry; each array is rounded up to 16 floats.
+  return n * E + 4 * n * k + n * k * (2 * d + 2 * ff) + 9 * 16;
+}
+
+moe_scratch carve_moe_scratch(const model_config& c, size_t n, float* p) {
+  const size_t E = static_cast<size_t>(c.n_experts), k = static_cast<size_t>(c.n_experts_used);
+  const size_t d = static_cast<size_t>(c.d_model), ff = static_cast<size_t>(c.expert_ff);
+  auto take = [&](size_t count) {
+    float* r = p;
+    p += (count + 15) / 16 * 16;
+    return r;
+  };
+  static_assert(sizeof(int32_t) == sizeof(float));
+  moe_scratch s{};
+  s.probs = take(n * E);
+  s.choice = reinterpret_cast<int32_t*>(take(n * k));
+  s.weight = take(n * k);
+  s.slot = reinterpret_cast<int32_t*>(take(n * k));
+  s.row_of = reinterpret_cast<int32_t*>(take(n * k));
+  s.xe = take(n * k * d);
+  s.gate = take(n * k * ff);
+  s.up = take(n * k * ff);
+  s.ye = take(n * k * d);
+  return s;
+}
+
+void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, size_t n,
+                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool) {
+  const size_t E = static_cast<size_t>(c.n_experts), k = static_cast<size_t>(c.n_experts_used);
+  const size_t d = static_cast<size_t>(c.d_model), ff = static_cast<size_t>(c.expert_ff);
+  // Route: softmax over E router logits, keep the k largest.
+  formats::matmul(L.router, xn, d, n, s.probs, E, pool);
+  pool.parallel_for(n, 16, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      float* p = s.probs + i * E;
+      kernels::softmax(p, E);
+      int32_t* ch = s.choice + i * k;
+      float* w = s.weight + i * k;
+      float sum = 0.0f;
+      for (size_t j = 0; j < k; ++j) {
+        size_t best = E;
+        for (size_t x_e = 0; x_e < E; ++x_e) {
+          bool taken = false;
+          for (size_t q = 0; q < j; ++q) taken = taken || ch[q] == static_cast<int32_t>(x_e);
+          if (!taken && (best == E || p[x_e] > p[best])) best = x_e;
+        }
+        ch[j] = static_cast<int32_t>(best);
+        w[j] = p[best];
+        sum += w[j];
+      }
+      if (c.moe_renorm)
+        for (size_t j = 0; j < k; ++j) w[j] /= sum;
+    }
+  });
+  // Group: a stable counting sort of the n * k (row, choice) pairs by expert.
+  std::vector<size_t> start(E + 1, 0);
+  for (size_t a = 0; a < n * k; ++a) ++start[static_cast<size_t>(s.choice[a]) + 1];
+  for (size_t e = 0; e < E; ++e) {
+    if (load) load[e] += start[e + 1];
+    start[e + 1] += start[e];
+  }
+  std::vector<size_t> next(start.begin(), start.end() - 1);
+  for (size_t a = 0; a < n * k; ++a) {
+    const size_t slot = next[static_cast<size_t>(s.choice[a])]++;
+    s.slot[a] = static_cast<int32_t>(slot);
+    s.row_of[slot] = static_cast<int32_t>(a / k);
+  }
+  pool.parallel_for(n * k, 8, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r)
+      std::memcpy(s.xe + r * d, xn + static_cast<size_t>(s.row_of[r]) * d, d * sizeof(float));
+  });
+  // One SwiGLU product per expert over exactly the rows routed to it: nothing is dropped.
+  for (size_t e = 0; e < E; ++e) {
+    const size_t r0 = start[e], rows = start[e + 1] - r0;
+    if (rows == 0) continue;
+    const int64_t ie = static_cast<int64_t>(e);
+    formats::matmul(matrix_of(L.gate_exps, ie), s.xe + r0 * d, d, rows, s.gate + r0 * ff, ff,
+                    pool);
+    formats::matmul(matrix_of(L.up_exps, ie), s.xe + r0 * d, d, rows, s.up + r0 * ff, ff, pool);
+  }
+  pool.parallel_for(n * k * ff, 4096, [&](size_t b, size_t e) {
+    kernels::swiglu(s.gate + b, s.up + b, s.gate + b, e - b);
+  });
+  for (size_t e = 0; e < E; ++e) {
+    const size_t r0 = start[e], rows = start[e + 1] - r0;
+    if (rows == 0) continue;
+    formats::matmul(matrix_of(L.down_exps, static_cast<int64_t>(e)), s.gate + r0 * ff, ff, rows,
+                    s.ye + r0 * d, d, pool);
+  }
+  // Scatter back: each row adds its k weighted expert outputs, best choice first.
+  pool.parallel_for(n, 4, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i)
+      for (size_t j = 0; j < k; ++j)
+        kernels::axpy(s.weight[i * k + j], s.ye + static_cast<size_t>(s.slot[i * k + j]) * d,
+                      x + i * d, d);
+  });
 }
 
 }  // namespace afm::blocks

@@ -19,70 +19,6 @@
 namespace afm {
 namespace {
 
-std::string key(const model_config& c, const char* suffix) {
-  return c.arch + "." + suffix;
-}
-
-void read_config(const gguf_file& f, model_config& c) {
-  c.n_ctx = static_cast<int64_t>(f.get_uint(key(c, "context_length")));
-  c.d_model = static_cast<int64_t>(f.get_uint(key(c, "embedding_length")));
-  c.n_layers = static_cast<int64_t>(f.get_uint(key(c, "block_count")));
-  c.d_ff = static_cast<int64_t>(f.get_uint(key(c, "feed_forward_length")));
-  c.n_heads = static_cast<int64_t>(f.get_uint(key(c, "attention.head_count")));
-  c.n_kv_heads = static_cast<int64_t>(
-      f.get_uint(key(c, "attention.head_count_kv"), static_cast<uint64_t>(c.n_heads)));
-  c.head_dim = static_cast<int64_t>(
-      f.get_uint(key(c, "attention.key_length"),
-                 static_cast<uint64_t>(c.n_heads ? c.d_model / c.n_heads : 0)));
-  c.rms_eps = static_cast<float>(f.get_float(key(c, "attention.layer_norm_rms_epsilon")));
-  c.rope_base = static_cast<float>(f.get_float(key(c, "rope.freq_base"), 10000.0));
-  c.rope = static_cast<rope_style>(f.get_uint(key(c, "rope.style"), 0));
-  if (c.rope != rope_style::interleaved && c.rope != rope_style::half)
-    fail(f.path(), ": ", key(c, "rope.style"), " must be 0 (interleaved) or 1 (half)");
-  if (const auto* embd = f.find_tensor("token_embd.weight")) c.n_vocab = embd->ne[1];
-  c.n_vocab =
-      static_cast<int64_t>(f.get_uint(key(c, "vocab_size"), static_cast<uint64_t>(c.n_vocab)));
-  c.tied_output = f.find_tensor("output.weight") == nullptr;
-  c.kv_shared_fraction = f.get_float(key(c, "kv_shared_fraction"), 0.0);
-  if (f.has(key(c, "attention.kv_source"))) {
-    const auto& src = f.get_array(key(c, "attention.kv_source"));
-    if (static_cast<int64_t>(src.size()) != c.n_layers)
-      fail(f.path(), ": ", key(c, "attention.kv_source"), " has ", src.size(),
-           " entries, expected ", c.n_layers, " (one per layer)");
-    c.kv_source.clear();
-    for (const auto& v : src) {
-      const auto* i = std::get_if<int64_t>(&v.v);
-      if (!i) fail(f.path(), ": ", key(c, "attention.kv_source"), " must hold i32 values");
-      c.kv_source.push_back(static_cast<int32_t>(*i));
-    }
-  } else {
-    c.kv_shared_fraction = 0.0;  // a file without the key (e.g. "llama") owns KV in every layer
-    set_default_kv_sources(c);
-  }
-}
-
-void write_config(const model_config& c, gguf_writer& w) {
-  auto u32 = [&](const char* k, int64_t v) {
-    w.set(key(c, k), gguf_value::u32(static_cast<uint32_t>(v)));
-  };
-  u32("context_length", c.n_ctx);
-  u32("embedding_length", c.d_model);
-  u32("block_count", c.n_layers);
-  u32("feed_forward_length", c.d_ff);
-  u32("attention.head_count", c.n_heads);
-  u32("attention.head_count_kv", c.n_kv_heads);
-  u32("attention.key_length", c.head_dim);
-  u32("attention.value_length", c.head_dim);
-  u32("vocab_size", c.n_vocab);
-  w.set(key(c, "attention.layer_norm_rms_epsilon"), gguf_value::f32(c.rms_eps));
-  w.set(key(c, "rope.freq_base"), gguf_value::f32(c.rope_base));
-  u32("rope.style", static_cast<int64_t>(c.rope));
-  w.set(key(c, "kv_shared_fraction"), gguf_value::f32(static_cast<float>(c.kv_shared_fraction)));
-  std::vector<gguf_value> src;
-  for (int32_t s : c.kv_source) src.push_back(gguf_value::i32(s));
-  w.set(key(c, "attention.kv_source"), gguf_value::array(gguf_type::i32, std::move(src)));
-}
-
 std::vector<tensor_slot> tensors(const model_config& c, model* m) {
   auto at = [&](tensor model::*field) { return m ? &(m->*field) : nullptr; };
   const int64_t d = c.d_model, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim;
@@ -201,12 +137,28 @@ double kv_read_bytes(const model_config& c, size_t pos) {
          static_cast<double>(2 * c.n_kv_heads * c.head_dim) * sizeof(float);
 }
 
+std::vector<kv_slot> kv_slots(const model_config& c) {
+  std::vector<kv_slot> s;
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    s.push_back({c.kv_source[static_cast<size_t>(l)], c.n_kv_heads, c.head_dim, 0});
+  return s;
+}
+
+void validate(const model_config& c) {
+  if (c.n_tracks != 1 || c.moe_every != 0 || c.sliding_window != 0 || c.global_every != 0)
+    fail("model config: architecture '", c.arch,
+         "' has one track, dense FFNs and full attention; n_tracks, moe_every, sliding_window "
+         "and global_every belong to 'afm-pt-moe'");
+}
+
 }  // namespace
 
-extern const architecture kAfmDense{"afm",         read_config, write_config, tensors,
-                                    scratch_bytes, forward,     flops,        kv_read_bytes};
+extern const architecture kAfmDense{
+    "afm", read_base_config, write_base_config, tensors,  scratch_bytes,
+    forward, flops,          kv_read_bytes,     kv_slots, validate};
 // llama.cpp's "llama" files: the same graph with every layer owning its KV cache.
-extern const architecture kLlama{"llama",       read_config, write_config, tensors,
-                                 scratch_bytes, forward,     flops,        kv_read_bytes};
+extern const architecture kLlama{
+    "llama", read_base_config, write_base_config, tensors,  scratch_bytes,
+    forward, flops,            kv_read_bytes,     kv_slots, validate};
 
 }  // namespace afm

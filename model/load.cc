@@ -56,7 +56,7 @@ std::unique_ptr<model> load_model(const std::string& path) {
     fail(path, ": ", e.what());
   }
 
-  m->layers.resize(static_cast<size_t>(m->cfg.n_layers));
+  m->layers.resize(static_cast<size_t>(m->cfg.n_tracks * m->cfg.n_layers));
   for (const tensor_slot& s : m->arch->tensors(m->cfg, m.get())) {
     const gguf_tensor_info* info = f.find_tensor(s.name);
     const int n_dims = static_cast<int>(s.ne.size());
@@ -88,8 +88,15 @@ size_t model::weight_bytes() const {
 }
 
 size_t model::decode_weight_bytes() const {
-  // Every matrix is streamed once per token; the embedding table only when it is also the head.
-  return weight_bytes() - (cfg.tied_output ? 0 : tok_embd.bytes());
+  // Every matrix is streamed once per token; the embedding table only when it is also the head;
+  // of an MoE layer's experts, only the k a token is routed to.
+  size_t idle_experts = 0;
+  for (const layer_weights& L : layers)
+    if (!L.gate_exps.empty())
+      idle_experts += (L.gate_exps.bytes() + L.up_exps.bytes() + L.down_exps.bytes()) /
+                      static_cast<size_t>(cfg.n_experts) *
+                      static_cast<size_t>(cfg.n_experts - cfg.n_experts_used);
+  return weight_bytes() - (cfg.tied_output ? 0 : tok_embd.bytes()) - idle_experts;
 }
 
 int64_t model::n_params() const {

@@ -5,11 +5,13 @@ namespace afm {
 
 extern const architecture kAfmDense;
 extern const architecture kLlama;
+extern const architecture kAfmPtMoe;
 
 namespace {
 const architecture* const kArchitectures[] = {
     &kAfmDense,
     &kLlama,
+    &kAfmPtMoe,
 };
 }  // namespace
 

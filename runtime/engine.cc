@@ -16,12 +16,27 @@ engine::engine(const afm::model& m, engine_options o)
     : m_(m),
       n_ctx_(o.n_ctx ? o.n_ctx : static_cast<size_t>(m.cfg.n_ctx)),
       batch_(std::max<size_t>(1, o.batch)),
+      exec_(o.exec),
       pool_(o.n_threads > 0 ? o.n_threads
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
   if (n_ctx_ > static_cast<size_t>(m.cfg.n_ctx))
     fail("context size ", n_ctx_, " exceeds the model's context length ", m.cfg.n_ctx);
   scratch_.reserve(m.arch->scratch_bytes(m.cfg, batch_));
-  kv_ = std::make_unique<kv_cache>(m.cfg, n_ctx_);
+  kv_ = std::make_unique<kv_cache>(*m.arch, m.cfg, n_ctx_, batch_);
+  if (m.cfg.moe_every > 0)
+    expert_load_.assign(static_cast<size_t>(m.cfg.n_tracks * m.cfg.n_layers * m.cfg.n_experts),
+                        0);
+  if (exec_ == execution::track_parallel && m.cfg.n_tracks > 1) {
+    // G = min(T, threads) groups; worker i of pool_ runs its tracks on group i's pool, which has
+    // extra threads of its own when there are more threads than tracks.
+    const int threads = pool_.size();
+    const int groups = static_cast<int>(std::min<int64_t>(m.cfg.n_tracks, threads));
+    for (int i = 0; i < groups; ++i) {
+      const int size = threads / groups + (i < threads % groups ? 1 : 0);
+      track_pools_.push_back(std::make_unique<thread_pool>(size));
+      track_pool_ptrs_.push_back(track_pools_.back().get());
+    }
+  }
 }
 
 engine::~engine() = default;
@@ -33,8 +48,15 @@ size_t engine::kv_bytes_per_token() const {
   return kv_->bytes_per_token;
 }
 
+bool engine::can_truncate(size_t n) const {
+  return kv_->can_truncate(pos_, n);
+}
+
 void engine::truncate(size_t n) {
   if (n > pos_) fail("cannot truncate a sequence of ", pos_, " positions to ", n);
+  if (!can_truncate(n))
+    fail("cannot truncate a sequence of ", pos_, " positions to ", n,
+         ": a sliding-window KV ring buffer no longer holds the window before position ", n);
   pos_ = n;
 }
 
@@ -55,7 +77,8 @@ std::span<const float> engine::run(std::span<const int32_t> tokens, bool all) {
     if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= vocab)
       fail("token id ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", vocab, ")");
   logits_.resize((all ? tokens.size() : 1) * vocab);
-  forward_context ctx{pool_, scratch_};
+  forward_context ctx{pool_, scratch_, track_pool_ptrs_,
+                      expert_load_.empty() ? nullptr : expert_load_.data()};
   for (size_t b = 0; b < tokens.size(); b += batch_) {
     const size_t n = std::min(batch_, tokens.size() - b);
     const bool last = b + n == tokens.size();

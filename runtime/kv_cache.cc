@@ -1,30 +1,52 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
+
 #include "afm/error.h"
 
 namespace afm {
 
-kv_cache::kv_cache(const model_config& c, size_t cap) : capacity(cap) {
-  const size_t per_layer = static_cast<size_t>(c.n_kv_heads * c.head_dim) * capacity;
-  views.resize(static_cast<size_t>(c.n_layers));
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    if (!c.owns_kv(l)) continue;
+kv_cache::kv_cache(const architecture& arch, const model_config& c, size_t cap, size_t batch)
+    : capacity(cap) {
+  const std::vector<kv_slot> slots = arch.kv_slots(c);
+  views.resize(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const kv_slot& s = slots[i];
+    if (s.source != static_cast<int64_t>(i)) continue;
+    const size_t window = static_cast<size_t>(s.window);
+    // A ring needs window - 1 older positions beside the batch it writes.
+    const size_t n_slots = window ? std::min(cap, window + batch) : cap;
+    const size_t row = static_cast<size_t>(s.n_kv_heads * s.head_dim);
+    const size_t per_cache = row * n_slots;
     // Untouched pages cost nothing until a position is written.
-    const size_t b = arena::round_up(per_layer * sizeof(float));
+    const size_t b = arena::round_up(per_cache * sizeof(float));
     for (int kv = 0; kv < 2; ++kv) {
       auto* p = static_cast<float*>(std::aligned_alloc(arena::kAlign, b));
-      if (!p) fail("cannot allocate the KV cache (", b, " bytes for layer ", l, ")");
+      if (!p) fail("cannot allocate the KV cache (", b, " bytes for cache ", i, ")");
       buffers_.emplace_back(p);
     }
-    views[static_cast<size_t>(l)] = {buffers_[buffers_.size() - 2].get(), buffers_.back().get(),
-                                     capacity};
-    bytes += 2 * per_layer * sizeof(float);
-    bytes_per_token += 2 * static_cast<size_t>(c.n_kv_heads * c.head_dim) * sizeof(float);
+    views[i] = {buffers_[buffers_.size() - 2].get(), buffers_.back().get(), n_slots, window};
+    bytes += 2 * per_cache * sizeof(float);
+    bytes_per_token += 2 * row * sizeof(float);
+    if (!window) bytes_per_token_full += 2 * row * sizeof(float);
   }
-  for (int64_t l = 0; l < c.n_layers; ++l)
-    if (!c.owns_kv(l))
-      views[static_cast<size_t>(l)] =
-          views[static_cast<size_t>(c.kv_source[static_cast<size_t>(l)])];
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const size_t src = static_cast<size_t>(slots[i].source);
+    if (src != i) views[i] = views[src];
+  }
+}
+
+bool kv_cache::can_truncate(size_t pos, size_t n) const {
+  if (n > pos) return false;
+  if (n == 0 || n == pos) return true;
+  for (const kv_view& v : views) {
+    if (!v.window || pos <= v.capacity) continue;  // nothing was overwritten
+    // The next query, at position n, reads positions from n - window + 1; position j survives
+    // while no j + capacity < pos has been written.
+    const size_t first = n + 1 > v.window ? n + 1 - v.window : 0;
+    if (first + v.capacity < pos) return false;
+  }
+  return true;
 }
 
 }  // namespace afm

@@ -1,5 +1,7 @@
-// The KV cache: [n_kv_heads][capacity][head_dim] f32 for K and for V, allocated only for layers
-// that own KV. Layers that share KV (config.kv_source) get a view of their source's memory.
+// The KV cache: [n_kv_heads][slots][head_dim] f32 for K and for V, one per kv_slot the
+// architecture lists, allocated only for slots that own their memory. A layer that shares KV
+// (kv_slot::source) gets a view of its source's memory. A sliding-window slot is a ring buffer
+// of window + batch slots, so its memory stays bounded however long the sequence grows.
 #pragma once
 
 #include <cstdlib>
@@ -12,12 +14,20 @@
 namespace afm {
 
 struct kv_cache {
-  kv_cache(const model_config& c, size_t capacity);
+  // `capacity`: positions of a full cache; `batch`: the most positions one forward call adds.
+  kv_cache(const architecture& arch, const model_config& c, size_t capacity, size_t batch);
 
-  std::vector<kv_view> views;  // one per layer
+  std::vector<kv_view> views;  // one per kv_slot
   size_t capacity = 0;
-  size_t bytes = 0;            // allocated
-  size_t bytes_per_token = 0;  // K and V of every owning layer for one position
+  size_t bytes = 0;  // allocated
+  // K and V bytes one more position adds, while every ring buffer has yet to wrap (the full
+  // caches' share alone once they have).
+  size_t bytes_per_token = 0;
+  size_t bytes_per_token_full = 0;  // the full (non-window) caches' share
+
+  // True if the sequence can be cut from `pos` positions back to `n` and continued exactly:
+  // every ring buffer must still hold the window before position n.
+  bool can_truncate(size_t pos, size_t n) const;
 
  private:
   struct free_deleter {

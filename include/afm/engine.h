@@ -22,10 +22,21 @@ namespace afm {
 
 struct kv_cache;
 
+// How a model with parallel tracks (PT-MoE) uses the threads.
+enum class execution {
+  // Tracks run concurrently, each on its own threads, and meet only at track-block boundaries:
+  // about n_layers / track_block_depth synchronizations per forward pass.
+  track_parallel,
+  // The baseline: layer by layer, every operation split across all threads (a barrier after
+  // each, as tensor parallelism needs at least 2 per layer).
+  layer_parallel,
+};
+
 struct engine_options {
   int n_threads = 0;   // 0: one per hardware thread
   size_t n_ctx = 0;    // 0: the model's context length
   size_t batch = 512;  // prefill tokens processed together
+  execution exec = execution::track_parallel;  // no effect on single-track models
 };
 
 class engine {
@@ -52,11 +63,23 @@ class engine {
   // Forgets the sequence; the KV memory is kept for the next one.
   void reset() { pos_ = 0; }
   // Keeps the first n positions and forgets the rest (n <= position()): the cache rows past n are
-  // simply overwritten by the next prefill. Sessions use it to reuse a shared prefix.
+  // simply overwritten by the next prefill. Sessions use it to reuse a shared prefix. Throws if
+  // !can_truncate(n).
   void truncate(size_t n);
+  // False when a sliding-window ring buffer has already overwritten positions that the window
+  // before n needs (the sequence was cut back by more than the ring's spare slots); a caller
+  // then re-runs from position 0.
+  bool can_truncate(size_t n) const;
 
   size_t kv_bytes() const;            // bytes allocated for the KV cache
-  size_t kv_bytes_per_token() const;  // bytes one position adds
+  size_t kv_bytes_per_token() const;  // bytes one position adds (before ring buffers wrap)
+  // Tokens routed to each expert so far, [n_tracks][n_layers][n_experts] (zeros for dense
+  // layers); empty for models without experts.
+  std::span<const uint64_t> expert_load() const { return expert_load_; }
+  // Barriers of the thread pool that the track-parallel execution shares between tracks (or of
+  // the only pool, in layer-parallel execution) since the engine was made: synchronizations.
+  uint64_t synchronizations() const { return pool_.loops_run(); }
+  execution exec() const { return exec_; }
   // Floating-point operations of every forward pass run so far (benchmarks).
   double flops() const { return flops_; }
   thread_pool& pool() { return pool_; }
@@ -69,9 +92,13 @@ class engine {
   size_t n_ctx_;
   size_t batch_;
   size_t pos_ = 0;
+  execution exec_;
   thread_pool pool_;
+  std::vector<std::unique_ptr<thread_pool>> track_pools_;
+  std::vector<thread_pool*> track_pool_ptrs_;
   arena scratch_;
   std::unique_ptr<kv_cache> kv_;
+  std::vector<uint64_t> expert_load_;
   std::vector<float> logits_;
   double flops_ = 0.0;
 };

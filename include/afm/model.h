@@ -41,7 +41,29 @@ struct model_config {
   std::vector<int32_t> kv_source;
   bool tied_output = true;  // the output head reads the token embedding
 
+  // PT-MoE, the server model (report section 2.2; architecture "afm-pt-moe"). Other
+  // architectures keep these defaults. n_layers is then the depth of each track, and n_heads,
+  // n_kv_heads and d_ff are per track.
+  int64_t n_tracks = 1;           // T parallel tracks
+  int64_t track_block_depth = 1;  // D layers per track block; tracks synchronize between blocks
+  int64_t moe_every = 0;          // layer l has an MoE FFN when (l + 1) % moe_every == 0; 0: none
+  int64_t n_experts = 0;          // E experts per MoE layer
+  int64_t n_experts_used = 0;     // top-k
+  int64_t expert_ff = 0;          // each expert's SwiGLU width
+  bool moe_renorm = true;         // renormalize the k chosen router weights to sum to 1
+  int64_t sliding_window = 0;     // local layers attend to the last W positions; 0: all of them
+  // Layer l is global (no positional embedding, whole sequence) when (l + 1) % global_every == 0;
+  // the others are local (RoPE, sliding window). 4 gives the report's 3 local : 1 global; 0 makes
+  // every layer local.
+  int64_t global_every = 0;
+
   bool owns_kv(int64_t layer) const { return kv_source[static_cast<size_t>(layer)] == layer; }
+  bool is_moe(int64_t layer) const { return moe_every > 0 && (layer + 1) % moe_every == 0; }
+  bool is_global(int64_t layer) const {
+    return global_every > 0 && (layer + 1) % global_every == 0;
+  }
+  // Keys a layer's queries see: 0 for the whole sequence.
+  int64_t window(int64_t layer) const { return is_global(layer) ? 0 : sliding_window; }
   int64_t n_kv_layers() const;    // layers that own a KV cache
   int64_t last_kv_layer() const;  // the last layer that writes KV
   int64_t n_shared_layers() const { return n_layers - n_kv_layers(); }
@@ -58,6 +80,9 @@ model_config load_config_json(const std::string& path);
 struct layer_weights {
   tensor attn_norm, wq, wk, wv, wo;  // wk and wv are empty in layers that share KV
   tensor ffn_norm, w_gate, w_up, w_down;
+  // An MoE layer has these instead of w_gate/w_up/w_down: the router [E][d] and the experts'
+  // SwiGLU matrices stacked along the third dimension ([E][expert_ff][d], [E][d][expert_ff]).
+  tensor router, gate_exps, up_exps, down_exps;
 };
 
 struct architecture;
@@ -67,7 +92,7 @@ struct model {
   const architecture* arch = nullptr;
   gguf_file file;                        // owns the mapping the tensors point into
   tensor tok_embd, output_norm, output;  // output aliases tok_embd when tied
-  std::vector<layer_weights> layers;
+  std::vector<layer_weights> layers;     // [n_tracks][n_layers]
   std::vector<float> rope_cos, rope_sin;  // [n_ctx][head_dim / 2]
 
   // Bytes of weights one decode step reads (everything but the embedding rows it looks up,

@@ -1,9 +1,26 @@
 // The afm subcommands: each file in tools/afm/ adds one to the command line.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
+#include "afm/engine.h"
+
 namespace afm::cli {
+
+// --execution track|layer: how a model with parallel tracks (PT-MoE) uses the threads.
+inline void add_execution_option(CLI::App* c, execution& e) {
+  c->add_option("--execution", e,
+                "PT-MoE models: 'track' runs tracks concurrently, meeting once per track block;\n"
+                "'layer' is the baseline, every operation split across all threads")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, execution>{{"track", execution::track_parallel},
+                                           {"layer", execution::layer_parallel}},
+          CLI::ignore_case))
+      ->default_str("track");
+}
 
 void add_create(CLI::App& app);
 void add_generate(CLI::App& app);

@@ -48,6 +48,7 @@ void add_logits(CLI::App& app) {
     std::string model, tokens;
     bool all = false;
     int steps = 0, threads = 0, batch = 512;
+    execution exec = execution::track_parallel;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
@@ -60,7 +61,10 @@ void add_logits(CLI::App& app) {
   c->add_option("--steps", o->steps, "Feed the last N tokens as decode steps")
       ->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (0 = all)");
-  c->add_option("--batch", o->batch, "Prefill batch size")->capture_default_str();
+  c->add_option("--batch", o->batch, "Prefill batch size")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  add_execution_option(c, o->exec);
   c->callback([o] {
     const std::vector<int32_t> toks = parse_tokens(o->tokens);
     if (o->steps < 0 || static_cast<size_t>(o->steps) >= toks.size())
@@ -68,7 +72,10 @@ void add_logits(CLI::App& app) {
     auto m = load_model(o->model);
     engine e(
         *m,
-        {.n_threads = o->threads, .n_ctx = toks.size(), .batch = static_cast<size_t>(o->batch)});
+        {.n_threads = o->threads,
+         .n_ctx = toks.size(),
+         .batch = static_cast<size_t>(o->batch),
+         .exec = o->exec});
     const size_t V = static_cast<size_t>(m->cfg.n_vocab);
     const size_t n_prefill = toks.size() - static_cast<size_t>(o->steps);
     std::span<const int32_t> pre(toks.data(), n_prefill);
