@@ -78,26 +78,31 @@ std::string test_corpus() {
   return path;
 }
 
-// A random-weight model of architecture `arch` with a 420-token vocabulary reserving `specials`.
-std::string write_chat_model(const std::string& arch, std::vector<std::string> specials, int layers,
-                             double shared_fraction, const std::string& name) {
+// A random-weight model of config `c` with a 420-token vocabulary reserving `specials`.
+std::string write_chat_model(model_config c, std::vector<std::string> specials,
+                             const std::string& name) {
   bpe_train_options o;
   o.vocab_size = 420;
   o.specials = std::move(specials);
   o.threads = 1;
   const tokenizer tok = train_bpe({test_corpus()}, o);
-  model_config c = testing::tiny_config(shared_fraction);
-  c.arch = arch;
   c.name = name;
   c.n_vocab = static_cast<int32_t>(tok.vocab_size());
-  c.n_layers = layers;
   c.n_ctx = 1024;
-  set_default_kv_sources(c);
   const std::string file = temp_path(name + ".gguf");
   thread_pool pool(2);
   create_random_model(c, {.type = dtype::f32, .seed = 11, .std = 0.5}, file, pool, {},
                       [&](gguf_writer& w) { tok.write_gguf(w); });
   return file;
+}
+
+std::string write_chat_model(const std::string& arch, std::vector<std::string> specials, int layers,
+                             double shared_fraction, const std::string& name) {
+  model_config c = testing::tiny_config(shared_fraction);
+  c.arch = arch;
+  c.n_layers = layers;
+  set_default_kv_sources(c);
+  return write_chat_model(c, std::move(specials), name);
 }
 
 // The AFM-format test model; built once.
@@ -177,6 +182,27 @@ TEST(Session, GuidedOutputsAlwaysConvertAndSnapshotsGrow) {
   language_model_session s(model());
   const fmtest::tree t = s.respond<fmtest::tree>("A tree", sampled(3));
   EXPECT_TRUE(t.label == "a" || t.label == "b");
+}
+
+// The PT-MoE server architecture behind a session: its sliding-window ring buffers keep enough
+// spare slots for the one-token rewind a new turn needs, so the second turn still prefills only
+// the new tokens, and a guided response still decodes.
+TEST(Session, PtMoeModelReusesItsKvCacheAcrossTurns) {
+  model_config c = testing::tiny_pt_moe_config();
+  c.sliding_window = 16;
+  auto m = system_language_model::load(
+      write_chat_model(c, afm_chat_special_tokens(), "fm_pt_moe"), {.n_threads = 2});
+  ASSERT_TRUE(m->is_available()) << m->unavailable_reason();
+  language_model_session s(m, "Be brief.");
+  generation_options o = sampled(4);
+  o.maximum_response_tokens = 40;
+  s.respond("Hello there, how are you today?", o);
+  const turn_stats first = s.last_turn();
+  EXPECT_GT(first.prompt_tokens + first.generated_tokens, 16u);  // past the window
+  s.respond("And the weather?", o);
+  EXPECT_LT(s.last_turn().prefilled_tokens, s.last_turn().prompt_tokens / 2);
+  const fmtest::person p = s.respond<fmtest::person>("Ann is 30.", sampled(5));
+  EXPECT_GE(p.age, 0);
 }
 
 TEST(Session, SecondTurnPrefillsOnlyNewTokens) {

@@ -27,6 +27,22 @@ inline model_config tiny_config(double shared_fraction = 0.375) {
   return c;
 }
 
+// A tiny PT-MoE (the shape of configs/pt-moe-tiny.json): 2 tracks of 8 layers in blocks of 2,
+// top-2 of 4 experts in every 2nd layer, 3 local layers (window 8) per global one.
+inline model_config tiny_pt_moe_config() {
+  model_config c = tiny_config(0.0);
+  c.arch = "afm-pt-moe";
+  c.n_tracks = 2;
+  c.track_block_depth = 2;
+  c.moe_every = 2;
+  c.n_experts = 4;
+  c.n_experts_used = 2;
+  c.expert_ff = 64;
+  c.sliding_window = 8;
+  c.global_every = 4;
+  return c;
+}
+
 inline std::string write_model(const model_config& c, const std::string& name,
                                dtype type = dtype::f32, double std = 0.3) {
   const std::string path = ::testing::TempDir() + "afm_" + name + ".gguf";
