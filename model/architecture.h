@@ -65,10 +65,13 @@ struct forward_args {
 struct forward_context {
   thread_pool& pool;
   arena& scratch;
-  // Track-parallel execution (PT-MoE): worker i of `pool` runs tracks i, i + G, ... (G =
-  // track_pools.size()) on track_pools[i], a pool of its own (one thread, or more when there
-  // are more threads than tracks). Empty: every operation is split across `pool` (baseline).
-  std::span<thread_pool* const> track_pools = {};
+  // Architectures with parallel_tracks: one pool per worker of `pool`, for the work a worker does
+  // alone. track_parallel: worker i runs tracks i, i + G, ... (G = worker_pools.size()) on its
+  // pool (one thread, or more when there are more threads than tracks); empty: the tracks run
+  // in turn, every operation split across `pool`. layer_parallel: one single-thread pool per
+  // worker, each running its slices.
+  execution exec = execution::track_parallel;
+  std::span<thread_pool* const> worker_pools = {};
   // Tokens routed to each expert, [n_tracks][n_layers][n_experts], added to by MoE layers;
   // may be null.
   uint64_t* expert_load = nullptr;
@@ -79,7 +82,8 @@ struct architecture {
   void (*read_config)(const gguf_file& f, model_config& c);
   void (*write_config)(const model_config& c, gguf_writer& w);
   std::vector<tensor_slot> (*tensors)(const model_config& c, model* m);
-  size_t (*scratch_bytes)(const model_config& c, size_t n_tokens);
+  // Scratch one forward call of n_tokens needs when the pool has n_threads threads.
+  size_t (*scratch_bytes)(const model_config& c, size_t n_tokens, size_t n_threads);
   void (*forward)(const model& m, const forward_args& a, forward_context& ctx);
   // Arithmetic of one forward call (multiply-adds count 2), for benchmarks.
   double (*flops)(const model_config& c, size_t n, size_t pos0, logits_mode mode);
@@ -89,6 +93,8 @@ struct architecture {
   std::vector<kv_slot> (*kv_slots)(const model_config& c);
   // Checks the config fields only this architecture reads (after the shared checks).
   void (*validate)(const model_config& c);
+  // Runs tracks (forward_context::exec and worker_pools matter).
+  bool parallel_tracks = false;
 };
 
 // The config keys every architecture shares (<arch>.context_length, ...; docs/model-format.md).

@@ -8,6 +8,7 @@
 
 #include "afm/error.h"
 #include "core/kernels.h"
+#include "formats/format.h"
 #include "formats/matmul.h"
 
 namespace afm::blocks {
@@ -64,17 +65,23 @@ void store_kv(const kv_view& kv, const float* k, const float* v, size_t n, size_
 
 void attend(const model_config& c, const kv_view& kv, const float* q, size_t n, size_t pos0,
             float* out, thread_pool& pool) {
+  attend_heads(c, kv, 0, static_cast<size_t>(c.n_kv_heads), q, n, pos0, out, pool);
+}
+
+void attend_heads(const model_config& c, const kv_view& kv, size_t kv_first, size_t kv_count,
+                  const float* q, size_t n, size_t pos0, float* out, thread_pool& pool) {
   const size_t hd = static_cast<size_t>(c.head_dim);
-  const size_t width = static_cast<size_t>(c.n_heads) * hd;
+  const size_t heads = kv_count * static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  const kv_view v = kv_heads_from(kv, kv_first, hd);
   kernels::attention_args a{q,
-                            width,
-                            kv.k,
-                            kv.v,
+                            heads * hd,
+                            v.k,
+                            v.v,
                             kv.capacity * hd,
                             out,
-                            width,
-                            static_cast<size_t>(c.n_heads),
-                            static_cast<size_t>(c.n_kv_heads),
+                            heads * hd,
+                            heads,
+                            kv_count,
                             hd,
                             n,
                             pos0,
@@ -87,6 +94,13 @@ void attend(const model_config& c, const kv_view& kv, const float* q, size_t n, 
     if (scores.size() < max_keys) scores.resize(max_keys);
     kernels::attention(a, b, e, scores.data());
   });
+}
+
+kv_view kv_heads_from(const kv_view& kv, size_t first, size_t head_dim) {
+  kv_view v = kv;
+  v.k += first * kv.capacity * head_dim;
+  v.v += first * kv.capacity * head_dim;
+  return v;
 }
 
 void ffn_swiglu(const tensor& w_gate, const tensor& w_up, const tensor& w_down, const float* xn,
@@ -114,6 +128,27 @@ tensor matrix_of(const tensor& stack, int64_t e) {
   m.data = const_cast<uint8_t*>(stack.row(e * stack.ne[1]));
   set_contiguous_strides(m);
   return m;
+}
+
+tensor rows_of(const tensor& w, int64_t first, int64_t count) {
+  tensor m = w;
+  m.ne = {w.ne[0], count, 1, 1};
+  m.n_dims = 2;
+  m.data = const_cast<uint8_t*>(w.row(first));
+  return m;
+}
+
+tensor cols_of(const tensor& w, int64_t first, int64_t count) {
+  const auto* f = formats::find_format(w.type);
+  const int64_t block = f ? static_cast<int64_t>(f->block_elems) : 1;
+  if (!f || first % block != 0 || count % block != 0)
+    fail("tensor '", w.name, "': columns [", first, ", ", first + count,
+         ") do not fall on its format's blocks of ", block);
+  tensor m = w;
+  m.ne = {count, w.ne[1] * w.ne[2] * w.ne[3], 1, 1};
+  m.n_dims = 2;
+  m.data = static_cast<uint8_t*>(w.data) + first / block * f->block_bytes;
+  return m;  // nb[1] stays the full row's stride
 }
 
 size_t moe_scratch_floats(const model_config& c, size_t n) {
@@ -146,7 +181,8 @@ moe_scratch carve_moe_scratch(const model_config& c, size_t n, float* p) {
 }
 
 void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, size_t n,
-                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool) {
+                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool,
+                size_t e_first, size_t e_end) {
   const size_t E = static_cast<size_t>(c.n_experts), k = static_cast<size_t>(c.n_experts_used);
   const size_t d = static_cast<size_t>(c.d_model), ff = static_cast<size_t>(c.expert_ff);
   // Route: softmax over E router logits, keep the k largest.
@@ -176,8 +212,9 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
   // Group: a stable counting sort of the n * k (row, choice) pairs by expert.
   std::vector<size_t> start(E + 1, 0);
   for (size_t a = 0; a < n * k; ++a) ++start[static_cast<size_t>(s.choice[a]) + 1];
+  e_end = std::min(e_end, E);
   for (size_t e = 0; e < E; ++e) {
-    if (load) load[e] += start[e + 1];
+    if (load && e >= e_first && e < e_end) load[e] += start[e + 1];
     start[e + 1] += start[e];
   }
   std::vector<size_t> next(start.begin(), start.end() - 1);
@@ -186,12 +223,14 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
     s.slot[a] = static_cast<int32_t>(slot);
     s.row_of[slot] = static_cast<int32_t>(a / k);
   }
-  pool.parallel_for(n * k, 8, [&](size_t b, size_t e) {
-    for (size_t r = b; r < e; ++r)
+  // Only the slice's rows: sorted slots [start[e_first], start[e_end]).
+  const size_t lo = start[e_first], hi = start[e_end];
+  pool.parallel_for(hi - lo, 8, [&](size_t b, size_t e) {
+    for (size_t r = lo + b; r < lo + e; ++r)
       std::memcpy(s.xe + r * d, xn + static_cast<size_t>(s.row_of[r]) * d, d * sizeof(float));
   });
   // One SwiGLU product per expert over exactly the rows routed to it: nothing is dropped.
-  for (size_t e = 0; e < E; ++e) {
+  for (size_t e = e_first; e < e_end; ++e) {
     const size_t r0 = start[e], rows = start[e + 1] - r0;
     if (rows == 0) continue;
     const int64_t ie = static_cast<int64_t>(e);
@@ -199,10 +238,10 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
                     pool);
     formats::matmul(matrix_of(L.up_exps, ie), s.xe + r0 * d, d, rows, s.up + r0 * ff, ff, pool);
   }
-  pool.parallel_for(n * k * ff, 4096, [&](size_t b, size_t e) {
-    kernels::swiglu(s.gate + b, s.up + b, s.gate + b, e - b);
+  pool.parallel_for((hi - lo) * ff, 4096, [&](size_t b, size_t e) {
+    kernels::swiglu(s.gate + lo * ff + b, s.up + lo * ff + b, s.gate + lo * ff + b, e - b);
   });
-  for (size_t e = 0; e < E; ++e) {
+  for (size_t e = e_first; e < e_end; ++e) {
     const size_t r0 = start[e], rows = start[e + 1] - r0;
     if (rows == 0) continue;
     formats::matmul(matrix_of(L.down_exps, static_cast<int64_t>(e)), s.gate + r0 * ff, ff, rows,
@@ -211,9 +250,10 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
   // Scatter back: each row adds its k weighted expert outputs, best choice first.
   pool.parallel_for(n, 4, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i)
-      for (size_t j = 0; j < k; ++j)
-        kernels::axpy(s.weight[i * k + j], s.ye + static_cast<size_t>(s.slot[i * k + j]) * d,
-                      x + i * d, d);
+      for (size_t j = 0; j < k; ++j) {
+        const size_t slot = static_cast<size_t>(s.slot[i * k + j]);
+        if (slot >= lo && slot < hi) kernels::axpy(s.weight[i * k + j], s.ye + slot * d, x + i * d, d);
+      }
   });
 }
 

@@ -32,6 +32,12 @@ void store_kv(const kv_view& kv, const float* k, const float* v, size_t n, size_
 // last kv.window of them.
 void attend(const model_config& c, const kv_view& kv, const float* q, size_t n, size_t pos0,
             float* out, thread_pool& pool);
+// The same for a slice of the heads: KV heads [kv_first, kv_first + kv_count) and the query
+// heads that read them; q and out rows hold just those query heads.
+void attend_heads(const model_config& c, const kv_view& kv, size_t kv_first, size_t kv_count,
+                  const float* q, size_t n, size_t pos0, float* out, thread_pool& pool);
+// The view of KV heads [first, ...) of a cache.
+kv_view kv_heads_from(const kv_view& kv, size_t first, size_t head_dim);
 
 // x += W_down (silu(W_gate xn) * W_up xn) over n rows; gate and up are [n][d_ff] scratch.
 void ffn_swiglu(const tensor& w_gate, const tensor& w_up, const tensor& w_down, const float* xn,
@@ -43,6 +49,10 @@ void project_add(const tensor& w, const float* in, size_t n, float* tmp, float* 
 
 // Matrix e of a stack of matrices (an MoE layer's experts, ne = {cols, rows, E}).
 tensor matrix_of(const tensor& stack, int64_t e);
+// Rows [first, first + count) of a matrix (outputs), and columns (inputs): a column slice must
+// start and end on the format's block boundaries, or this throws naming the tensor.
+tensor rows_of(const tensor& w, int64_t first, int64_t count);
+tensor cols_of(const tensor& w, int64_t first, int64_t count);
 
 // Scratch for moe_swiglu over n rows; moe_scratch_floats() gives the floats it needs.
 struct moe_scratch {
@@ -64,7 +74,10 @@ moe_scratch carve_moe_scratch(const model_config& c, size_t n, float* buffer);
 // weights renormalized to sum to 1 when c.moe_renorm. Execution is dropless and grouped: rows
 // are sorted by expert, each expert runs one SwiGLU product over exactly its rows, and the
 // weighted outputs are added back per token. load[e] (may be null) counts rows routed to e.
+// Only experts [e_first, e_end) run (a slice of them, for tensor-parallel execution); the
+// default is all of them.
 void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, size_t n,
-                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool);
+                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool,
+                size_t e_first = 0, size_t e_end = SIZE_MAX);
 
 }  // namespace afm::blocks

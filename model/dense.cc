@@ -52,7 +52,7 @@ std::vector<tensor_slot> tensors(const model_config& c, model* m) {
   return s;
 }
 
-size_t scratch_bytes(const model_config& c, size_t n) {
+size_t scratch_bytes(const model_config& c, size_t n, size_t /*threads*/) {
   const size_t d = static_cast<size_t>(c.d_model), qd = static_cast<size_t>(c.n_heads * c.head_dim),
                kvd = static_cast<size_t>(c.n_kv_heads * c.head_dim),
                ff = static_cast<size_t>(c.d_ff);

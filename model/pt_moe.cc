@@ -7,9 +7,9 @@
 // sliding window, ring-buffer KV cache) and one global layer (no positional embedding, whole
 // sequence). The final stream goes through the final norm and the tied output head.
 //
-// Track-parallel execution gives each track its own thread pool and meets once per block;
-// layer-parallel execution (the baseline) runs the same arithmetic track by track, layer by
-// layer, every operation split across all threads. Both compute each value the same way.
+// Track-parallel execution (here) gives each track its own thread pool and meets once per block;
+// the layer-parallel baseline (pt_moe_baseline.cc) splits every layer across the threads the
+// way tensor parallelism does and meets twice per layer.
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -18,6 +18,7 @@
 #include "formats/matmul.h"
 #include "model/architecture.h"
 #include "model/blocks.h"
+#include "model/pt_moe.h"
 
 namespace afm {
 namespace {
@@ -106,10 +107,11 @@ size_t track_floats(const model_config& c, size_t n) {
          (c.moe_every ? blocks::moe_scratch_floats(c, n) : 0);
 }
 
-size_t scratch_bytes(const model_config& c, size_t n) {
+size_t scratch_bytes(const model_config& c, size_t n, size_t threads) {
   const size_t floats =
       n * static_cast<size_t>(c.d_model) + static_cast<size_t>(c.n_tracks) * track_floats(c, n);
-  return floats * sizeof(float) + (12 * static_cast<size_t>(c.n_tracks) + 4) * arena::kAlign;
+  return std::max(floats * sizeof(float) + (12 * static_cast<size_t>(c.n_tracks) + 4) * arena::kAlign,
+                  pt_moe::layer_parallel_scratch_bytes(c, n, threads));
 }
 
 track_buffers carve(const model_config& c, size_t n, arena& s) {
@@ -134,11 +136,9 @@ track_buffers carve(const model_config& c, size_t n, arena& s) {
 // dst = in + sum over tracks u of (out_u - in), rows [r0, r1): the all-reduce of the combine.
 void combine_rows(const float* in, const std::vector<track_buffers>& tb, int slot, float* dst,
                   size_t d, size_t r0, size_t r1) {
-  for (size_t j = r0 * d; j < r1 * d; ++j) {
-    float acc = in[j];
-    for (const track_buffers& u : tb) acc += u.w[slot][j] - in[j];
-    dst[j] = acc;
-  }
+  std::vector<const float*> outs;
+  for (const track_buffers& u : tb) outs.push_back(u.w[slot]);
+  pt_moe::combine(in, outs.data(), outs.size(), dst, r0 * d, r1 * d);
 }
 
 struct pass {
@@ -197,20 +197,20 @@ struct pass {
     }
   }
 
-  // One block of every track: concurrently, one synchronization; or track by track on the
-  // shared pool (the baseline).
+  // One block of every track: concurrently, one synchronization; or, without worker pools (one
+  // track), track by track with every operation split across the pool.
   void run_block(int64_t blk) {
     const int64_t T = m.cfg.n_tracks;
-    if (ctx.track_pools.empty()) {
+    if (ctx.worker_pools.empty()) {
       for (int64_t t = 0; t < T; ++t) run_track_block(t, blk, ctx.pool);
       return;
     }
-    const int64_t G = static_cast<int64_t>(ctx.track_pools.size());
+    const int64_t G = static_cast<int64_t>(ctx.worker_pools.size());
     std::vector<std::exception_ptr> errors(static_cast<size_t>(G));
     ctx.pool.run([&](int i) {
       if (i >= G) return;
       try {
-        for (int64_t t = i; t < T; t += G) run_track_block(t, blk, *ctx.track_pools[static_cast<size_t>(i)]);
+        for (int64_t t = i; t < T; t += G) run_track_block(t, blk, *ctx.worker_pools[static_cast<size_t>(i)]);
       } catch (...) {
         errors[static_cast<size_t>(i)] = std::current_exception();
       }
@@ -221,6 +221,8 @@ struct pass {
 };
 
 void forward(const model& m, const forward_args& a, forward_context& ctx) {
+  if (ctx.exec == execution::layer_parallel && !ctx.worker_pools.empty())
+    return pt_moe::forward_layer_parallel(m, a, ctx);
   const model_config& c = m.cfg;
   arena& s = ctx.scratch;
   s.reset();
@@ -294,6 +296,15 @@ void validate(const model_config& c) {
 
 extern const architecture kAfmPtMoe{
     "afm-pt-moe", read_config,   write_config, tensors,  scratch_bytes,
-    forward,      flops,         kv_read_bytes, kv_slots, validate};
+    forward,      flops,         kv_read_bytes, kv_slots, validate, true};
+
+void pt_moe::combine(const float* in, const float* const* outs, size_t n_tracks, float* dst,
+                     size_t j0, size_t j1) {
+  for (size_t j = j0; j < j1; ++j) {
+    float acc = in[j];
+    for (size_t t = 0; t < n_tracks; ++t) acc += outs[t][j] - in[j];
+    dst[j] = acc;
+  }
+}
 
 }  // namespace afm

@@ -21,22 +21,23 @@ engine::engine(const afm::model& m, engine_options o)
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
   if (n_ctx_ > static_cast<size_t>(m.cfg.n_ctx))
     fail("context size ", n_ctx_, " exceeds the model's context length ", m.cfg.n_ctx);
-  scratch_.reserve(m.arch->scratch_bytes(m.cfg, batch_));
   kv_ = std::make_unique<kv_cache>(*m.arch, m.cfg, n_ctx_, batch_);
   if (m.cfg.moe_every > 0)
     expert_load_.assign(static_cast<size_t>(m.cfg.n_tracks * m.cfg.n_layers * m.cfg.n_experts),
                         0);
-  if (exec_ == execution::track_parallel && m.cfg.n_tracks > 1) {
+  const int threads = pool_.size();
+  if (m.arch->parallel_tracks && exec_ == execution::track_parallel && m.cfg.n_tracks > 1) {
     // G = min(T, threads) groups; worker i of pool_ runs its tracks on group i's pool, which has
     // extra threads of its own when there are more threads than tracks.
-    const int threads = pool_.size();
     const int groups = static_cast<int>(std::min<int64_t>(m.cfg.n_tracks, threads));
-    for (int i = 0; i < groups; ++i) {
-      const int size = threads / groups + (i < threads % groups ? 1 : 0);
-      track_pools_.push_back(std::make_unique<thread_pool>(size));
-      track_pool_ptrs_.push_back(track_pools_.back().get());
-    }
+    for (int i = 0; i < groups; ++i)
+      worker_pools_.push_back(
+          std::make_unique<thread_pool>(threads / groups + (i < threads % groups ? 1 : 0)));
   }
+  if (m.arch->parallel_tracks && exec_ == execution::layer_parallel)
+    for (int i = 0; i < threads; ++i) worker_pools_.push_back(std::make_unique<thread_pool>(1));
+  for (auto& p : worker_pools_) worker_pool_ptrs_.push_back(p.get());
+  scratch_.reserve(m.arch->scratch_bytes(m.cfg, batch_, static_cast<size_t>(threads)));
 }
 
 engine::~engine() = default;
@@ -77,7 +78,7 @@ std::span<const float> engine::run(std::span<const int32_t> tokens, bool all) {
     if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= vocab)
       fail("token id ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", vocab, ")");
   logits_.resize((all ? tokens.size() : 1) * vocab);
-  forward_context ctx{pool_, scratch_, track_pool_ptrs_,
+  forward_context ctx{pool_, scratch_, exec_, worker_pool_ptrs_,
                       expert_load_.empty() ? nullptr : expert_load_.data()};
   for (size_t b = 0; b < tokens.size(); b += batch_) {
     const size_t n = std::min(batch_, tokens.size() - b);

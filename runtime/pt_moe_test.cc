@@ -55,14 +55,22 @@ std::vector<float> run(const model& m, engine_options o, size_t n_prompt, size_t
 
 TEST(PtMoe, TrackParallelEqualsLayerParallel) {
   for (dtype t : {dtype::f32, dtype::q8_0}) {
-    auto m = load_model(write_model(tiny_pt_moe_config(), "ptmoe_eq_" + dtype_name(t), t));
-    const auto base =
-        run(*m, {.n_threads = 2, .batch = 5, .exec = execution::layer_parallel}, 30, 12);
+    // q8 on the usual 0.02 init: with large weights its 8-bit activations' rounding compounds.
+    auto m = load_model(write_model(tiny_pt_moe_config(), "ptmoe_eq_" + dtype_name(t), t,
+                                    t == dtype::f32 ? 0.3 : 0.02));
+    const auto want =
+        run(*m, {.n_threads = 1, .batch = 5, .exec = execution::track_parallel}, 30, 12);
     for (int threads : {1, 2, 3, 4}) {
-      const auto got =
-          run(*m, {.n_threads = threads, .batch = 5, .exec = execution::track_parallel}, 30, 12);
-      // Each value is computed by the same operations in the same order either way.
-      EXPECT_EQ(got, base) << dtype_name(t) << ", " << threads << " threads";
+      // Track-parallel: each value is computed by the same operations in the same order
+      // whatever the thread count.
+      EXPECT_EQ(run(*m, {.n_threads = threads, .batch = 5}, 30, 12), want)
+          << dtype_name(t) << ", " << threads << " threads";
+      // Layer-parallel sums partial products of column slices, so only rounding differs (q8
+      // decode also quantizes each slice's activations on its own).
+      const auto lp =
+          run(*m, {.n_threads = threads, .batch = 5, .exec = execution::layer_parallel}, 30, 12);
+      EXPECT_LT(rel_diff(lp, want), t == dtype::f32 ? 1e-5 : 1e-2)
+          << dtype_name(t) << ", " << threads << " threads";
     }
   }
 }
@@ -175,10 +183,11 @@ TEST(PtMoe, TrackParallelSynchronizesOncePerBlock) {
   }
   const uint64_t blocks = static_cast<uint64_t>(c.n_layers / c.track_block_depth);
   const uint64_t tp_per = (tp.synchronizations() - tp0) / 10;
-  // The blocks, plus at most the final norm and the output head.
+  // The blocks, plus at most the final norm and the output head: L/D.
   EXPECT_GE(tp_per, blocks);
   EXPECT_LE(tp_per, blocks + 2);
-  EXPECT_GT((lp.synchronizations() - lp0) / 10, 2 * tp_per);
+  // Tensor parallelism: after the attention and after the FFN of every layer, and the head: 2L.
+  EXPECT_EQ((lp.synchronizations() - lp0) / 10, 2 * static_cast<uint64_t>(c.n_layers) + 1);
 }
 
 TEST(PtMoe, ConfigErrorsNameTheField) {

@@ -22,16 +22,6 @@ namespace afm {
 
 struct kv_cache;
 
-// How a model with parallel tracks (PT-MoE) uses the threads.
-enum class execution {
-  // Tracks run concurrently, each on its own threads, and meet only at track-block boundaries:
-  // about n_layers / track_block_depth synchronizations per forward pass.
-  track_parallel,
-  // The baseline: layer by layer, every operation split across all threads (a barrier after
-  // each, as tensor parallelism needs at least 2 per layer).
-  layer_parallel,
-};
-
 struct engine_options {
   int n_threads = 0;   // 0: one per hardware thread
   size_t n_ctx = 0;    // 0: the model's context length
@@ -94,8 +84,8 @@ class engine {
   size_t pos_ = 0;
   execution exec_;
   thread_pool pool_;
-  std::vector<std::unique_ptr<thread_pool>> track_pools_;
-  std::vector<thread_pool*> track_pool_ptrs_;
+  std::vector<std::unique_ptr<thread_pool>> worker_pools_;
+  std::vector<thread_pool*> worker_pool_ptrs_;
   arena scratch_;
   std::unique_ptr<kv_cache> kv_;
   std::vector<uint64_t> expert_load_;

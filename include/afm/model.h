@@ -20,6 +20,18 @@ enum class rope_style : uint32_t {
   half = 1,         // rotates (x[i], x[i + d/2]): the NeoX layout
 };
 
+// How a model with parallel tracks (PT-MoE) uses the threads.
+enum class execution {
+  // Tracks run concurrently, each on its own threads, and meet only at track-block boundaries:
+  // n_layers / track_block_depth synchronizations per forward pass, plus the output head.
+  track_parallel,
+  // The baseline, tensor parallelism: layer by layer (every track's layer l together), each
+  // thread takes a slice of the attention heads, of the FFN width and of the experts, and the
+  // partial results are summed after the attention and after the FFN: 2 synchronizations per
+  // layer, plus the output head.
+  layer_parallel,
+};
+
 struct model_config {
   std::string arch = "afm";  // general.architecture
   std::string name;

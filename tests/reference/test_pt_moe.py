@@ -51,6 +51,8 @@ def main():
         ("baseline, prefill + 6 decode steps", f32, ["--steps", "6", "--execution", "layer"], 1e-4, 1e-4),
         ("batched prefill (batch 7, rings wrap mid-prefill) + 5 decode steps", f32,
          ["--all", "--batch", "7", "--steps", "5"], 1e-4, 1e-4),
+        ("baseline, 3 threads (a worker without KV heads), batch 7 + 5 decode steps", f32,
+         ["--all", "--batch", "7", "--steps", "5", "--threads", "3", "--execution", "layer"], 1e-4, 1e-4),
         ("1 thread (tracks in turn)", f32, ["--all", "--threads", "1"], 1e-4, 1e-4),
         ("3 threads for 2 tracks (a track pool of 2)", f32, ["--all", "--threads", "3"], 1e-4, 1e-4),
         ("90 tokens, batch 16, 20 decode steps (positions far past the window)", f32,
@@ -61,11 +63,15 @@ def main():
          variant(base, work, "odd", n_tracks=3, track_block_depth=4, sliding_window=5, global_every=2,
                  moe_every=1, n_experts=3, n_experts_used=1),
          ["--all", "--batch", "9", "--steps", "4"], 1e-4, 1e-4),
+        ("the same, baseline", ["--config", os.path.join(work, "odd.json")],
+         ["--all", "--batch", "9", "--steps", "4", "--execution", "layer"], 1e-4, 1e-4),
         ("1 track, no MoE, no global layers, no window (a dense model)",
          variant(base, work, "dense", n_tracks=1, moe_every=0, global_every=0, sliding_window=0),
          ["--all", "--steps", "3"], 1e-4, 1e-4),
         ("half-style RoPE", f32 + ["--rope-style", "half"], ["--all"], 1e-4, 1e-4),
         ("bf16 weights", ["--dtype", "bf16"], ["--all", "--steps", "3"], 1e-4, 1e-4),
+        ("bf16 weights, baseline", ["--dtype", "bf16"], ["--all", "--steps", "3", "--execution", "layer"],
+         1e-4, 1e-4),
     ]
     return run_cases(args.afm, args.config, cases, tokens, PtMoeReference, work)
 

@@ -1,7 +1,14 @@
 // afm bench: prefill and decode speed of one model, with the machine's read bandwidth and FMA
-// peak measured in the same run so the figures can be read as fractions of the ceilings.
+// peak measured in the same run so the figures can be read as fractions of the ceilings. For a
+// model with parallel tracks (PT-MoE) it runs both ways of executing it, track-parallel and the
+// layer-parallel baseline, in the same run, with the synchronizations each needs per token and
+// the experts' loads.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,19 +23,90 @@
 #include "tools/afm/commands.h"
 
 namespace afm::cli {
+namespace {
+
+struct bench_run {
+  double prefill_s = 1e30, decode_s = 1e30, prefill_flops = 0.0;
+  double prefill_syncs = 0.0, decode_syncs = 0.0;  // per token
+  size_t kv_bytes = 0, kv_bytes_per_token = 0;
+  std::vector<uint64_t> expert_load;
+  int threads = 0;
+};
+
+bench_run measure(const model& m, engine_options eo, const std::vector<int32_t>& prompt, size_t N,
+                  int reps) {
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::time_point a, clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  engine e(m, eo);
+  bench_run r;
+  r.threads = e.pool().size();
+  r.kv_bytes = e.kv_bytes();
+  r.kv_bytes_per_token = e.kv_bytes_per_token();
+  e.decode(prompt[0]);  // pages the weights in
+  for (int rep = 0; rep < reps; ++rep) {
+    e.reset();
+    const double f0 = e.flops();
+    const uint64_t s0 = e.synchronizations();
+    const auto t0 = clock::now();
+    auto logits = e.prefill(prompt);
+    const auto t1 = clock::now();
+    r.prefill_flops = e.flops() - f0;
+    r.prefill_syncs = static_cast<double>(e.synchronizations() - s0) /
+                      static_cast<double>(prompt.size());
+    r.prefill_s = std::min(r.prefill_s, secs(t0, t1));
+    int32_t tok =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const uint64_t s1 = e.synchronizations();
+    const auto t2 = clock::now();
+    for (size_t i = 0; i < N; ++i) {
+      logits = e.decode(tok);
+      tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    }
+    if (N) {
+      r.decode_s = std::min(r.decode_s, secs(t2, clock::now()));
+      r.decode_syncs = static_cast<double>(e.synchronizations() - s1) / static_cast<double>(N);
+    }
+  }
+  r.expert_load.assign(e.expert_load().begin(), e.expert_load().end());
+  return r;
+}
+
+// Busiest expert's share of its layer's routed tokens against a perfectly even 1/E, the worst
+// layer over all tracks: 1.0 is perfect balance.
+double worst_expert_imbalance(const model_config& c, const std::vector<uint64_t>& load) {
+  double worst = 0.0;
+  const size_t E = static_cast<size_t>(c.n_experts);
+  for (size_t row = 0; E && row + E <= load.size(); row += E) {
+    const uint64_t total = std::accumulate(load.begin() + static_cast<long>(row),
+                                           load.begin() + static_cast<long>(row + E), uint64_t{0});
+    if (!total) continue;
+    const uint64_t top = *std::max_element(load.begin() + static_cast<long>(row),
+                                           load.begin() + static_cast<long>(row + E));
+    worst = std::max(worst, static_cast<double>(top) * static_cast<double>(E) /
+                                static_cast<double>(total));
+  }
+  return worst;
+}
+
+}  // namespace
 
 void add_bench(CLI::App& app) {
   struct opts {
     std::string model;
     int p = 512, n = 128, threads = 0, reps = 1;
     bool json = false, no_probe = false;
+    std::optional<execution> exec;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
       "bench",
       "Measure prefill and decode: tokens/s, time to first token, KV-cache bytes, decode\n"
       "bandwidth (weight and KV bytes read per token / time) and prefill GFLOP/s, beside the\n"
-      "machine's read bandwidth and FMA peak measured in the same run.");
+      "machine's read bandwidth and FMA peak measured in the same run. PT-MoE models run both\n"
+      "ways (track-parallel and the layer-parallel baseline) unless --execution picks one, and\n"
+      "report synchronizations per token and expert loads.");
   c->add_option("-m,--model", o->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
   c->add_option("-p,--prompt", o->p, "Prompt tokens to prefill")
       ->capture_default_str()
@@ -40,69 +118,76 @@ void add_bench(CLI::App& app) {
   c->add_option("--reps", o->reps, "Repeat prefill and decode, keep the best")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  c->add_option("--execution", o->exec,
+                "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, execution>{{"track", execution::track_parallel},
+                                           {"layer", execution::layer_parallel}},
+          CLI::ignore_case));
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
   c->add_flag("--no-probe", o->no_probe, "Skip measuring the read bandwidth and FMA peak");
   c->callback([o] {
-    using clock = std::chrono::steady_clock;
-    auto secs = [](clock::time_point a, clock::time_point b) {
-      return std::chrono::duration<double>(b - a).count();
-    };
     auto m = load_model(o->model);
     const size_t P = static_cast<size_t>(o->p), N = static_cast<size_t>(o->n);
-    engine e(*m, {.n_threads = o->threads, .n_ctx = P + N + 1});
     rng g(42);
     std::vector<int32_t> prompt(P);
     for (auto& t : prompt)
       t = static_cast<int32_t>(g.next() % static_cast<uint64_t>(m->cfg.n_vocab));
-
-    e.decode(prompt[0]);  // pages the weights in
-    double best_pf = 1e30, best_dc = 1e30, pf_flops = 0.0;
-    for (int r = 0; r < o->reps; ++r) {
-      e.reset();
-      const double f0 = e.flops();
-      const auto t0 = clock::now();
-      auto logits = e.prefill(prompt);
-      const auto t1 = clock::now();
-      pf_flops = e.flops() - f0;
-      best_pf = std::min(best_pf, secs(t0, t1));
-      int32_t tok =
-          static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      const auto t2 = clock::now();
-      for (size_t i = 0; i < N; ++i) {
-        logits = e.decode(tok);
-        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      }
-      if (N) best_dc = std::min(best_dc, secs(t2, clock::now()));
+    const bool tracks = m->cfg.n_tracks > 1;
+    const execution first = o->exec.value_or(execution::track_parallel);
+    engine_options eo{.n_threads = o->threads, .n_ctx = P + N + 1, .exec = first};
+    const bench_run r = measure(*m, eo, prompt, N, o->reps);
+    std::optional<bench_run> base;
+    if (tracks && !o->exec) {
+      eo.exec = execution::layer_parallel;
+      base = measure(*m, eo, prompt, N, o->reps);
     }
+
     double kv_read = 0.0;
     for (size_t i = 0; i < N; ++i) kv_read += m->arch->kv_read_bytes(m->cfg, P + i);
     const double bytes_per_token = static_cast<double>(m->decode_weight_bytes()) +
                                    (N ? kv_read / static_cast<double>(N) : 0.0);
-    const double dc_tok_s = N ? static_cast<double>(N) / best_dc : 0.0;
-    const double dc_bw = bytes_per_token * dc_tok_s;
-    const double pf_gflops = pf_flops / best_pf / 1e9;
+    auto tok_s = [&](const bench_run& b) { return N ? static_cast<double>(N) / b.decode_s : 0.0; };
+    const double dc_bw = bytes_per_token * tok_s(r);
+    const double pf_gflops = r.prefill_flops / r.prefill_s / 1e9;
     double membw = 0.0, peak = 0.0;
     if (!o->no_probe) {
-      membw = probe::read_bandwidth(e.pool());
-      peak = probe::fma_peak(e.pool());
+      thread_pool pool(r.threads);
+      membw = probe::read_bandwidth(pool);
+      peak = probe::fma_peak(pool);
     }
+    const char* exec_name = !tracks                             ? "single track"
+                            : first == execution::track_parallel ? "track-parallel"
+                                                                 : "layer-parallel";
 
     nlohmann::json j{{"model", o->model},
                      {"arch", m->cfg.arch},
                      {"params", m->n_params()},
                      {"weight_bytes", m->weight_bytes()},
-                     {"threads", e.pool().size()},
+                     {"threads", r.threads},
                      {"simd", kernels::simd_target()},
+                     {"execution", exec_name},
                      {"prompt_tokens", P},
                      {"decode_tokens", N},
-                     {"ttft_s", best_pf},
-                     {"prefill_tok_s", static_cast<double>(P) / best_pf},
+                     {"ttft_s", r.prefill_s},
+                     {"prefill_tok_s", static_cast<double>(P) / r.prefill_s},
                      {"prefill_gflop_s", pf_gflops},
-                     {"decode_tok_s", dc_tok_s},
-                     {"kv_bytes", e.kv_bytes()},
-                     {"kv_bytes_per_token", e.kv_bytes_per_token()},
+                     {"decode_tok_s", tok_s(r)},
+                     {"prefill_syncs_per_token", r.prefill_syncs},
+                     {"decode_syncs_per_token", r.decode_syncs},
+                     {"kv_bytes", r.kv_bytes},
+                     {"kv_bytes_per_token", r.kv_bytes_per_token},
                      {"decode_bytes_per_token", bytes_per_token},
                      {"decode_gb_s", dc_bw / 1e9}};
+    if (m->cfg.moe_every > 0) {
+      j["expert_load"] = r.expert_load;
+      j["expert_load_max_over_mean"] = worst_expert_imbalance(m->cfg, r.expert_load);
+    }
+    if (base)
+      j["layer_parallel"] = {{"prefill_tok_s", static_cast<double>(P) / base->prefill_s},
+                             {"decode_tok_s", tok_s(*base)},
+                             {"prefill_syncs_per_token", base->prefill_syncs},
+                             {"decode_syncs_per_token", base->decode_syncs}};
     if (!o->no_probe) {
       j["read_bandwidth_gb_s"] = membw / 1e9;
       j["decode_bandwidth_fraction"] = dc_bw / membw;
@@ -117,13 +202,33 @@ void add_bench(CLI::App& app) {
                 o->model.c_str(), m->cfg.arch.c_str(), static_cast<double>(m->n_params()) / 1e9,
                 static_cast<double>(m->weight_bytes()) / 1e6,
                 static_cast<size_t>(m->cfg.n_shared_layers()));
-    std::printf("threads          %d (%s)\n", e.pool().size(), kernels::simd_target());
+    std::printf("threads          %d (%s), %s\n", r.threads, kernels::simd_target(), exec_name);
     std::printf(
         "prefill          %zu tokens: %.2f tok/s, time to first token %.3f s, %.1f GFLOP/s\n", P,
-        static_cast<double>(P) / best_pf, best_pf, pf_gflops);
-    std::printf("decode           %zu tokens: %.2f tok/s\n", N, dc_tok_s);
+        static_cast<double>(P) / r.prefill_s, r.prefill_s, pf_gflops);
+    std::printf("decode           %zu tokens: %.2f tok/s\n", N, tok_s(r));
+    if (tracks) {
+      const int64_t blocks = m->cfg.n_layers / m->cfg.track_block_depth;
+      std::printf("synchronizations %.2f per decode token, %.3f per prefill token (%lld track "
+                  "blocks; tensor parallelism would need 2 x %lld layers = %lld)\n",
+                  r.decode_syncs, r.prefill_syncs, static_cast<long long>(blocks),
+                  static_cast<long long>(m->cfg.n_layers),
+                  static_cast<long long>(2 * m->cfg.n_layers));
+    }
+    if (base) {
+      std::printf("layer-parallel   prefill %.2f tok/s, decode %.2f tok/s, %.2f synchronizations "
+                  "per decode token, %.3f per prefill token\n",
+                  static_cast<double>(P) / base->prefill_s, tok_s(*base), base->decode_syncs,
+                  base->prefill_syncs);
+      std::printf("track/layer      prefill x%.2f, decode x%.2f, synchronizations %.1f%% fewer\n",
+                  base->prefill_s / r.prefill_s, N ? base->decode_s / r.decode_s : 0.0,
+                  100.0 * (1.0 - r.decode_syncs / base->decode_syncs));
+    }
+    if (m->cfg.moe_every > 0)
+      std::printf("experts          busiest expert %.2fx an even share (worst layer)\n",
+                  worst_expert_imbalance(m->cfg, r.expert_load));
     std::printf("KV cache         %.2f MB allocated, %zu bytes per token\n",
-                static_cast<double>(e.kv_bytes()) / 1e6, e.kv_bytes_per_token());
+                static_cast<double>(r.kv_bytes) / 1e6, r.kv_bytes_per_token);
     std::printf("decode traffic   %.1f MB per token, %.2f GB/s\n", bytes_per_token / 1e6,
                 dc_bw / 1e9);
     if (!o->no_probe) {
