@@ -67,8 +67,8 @@ struct attention_args {
   size_t n_q;
   size_t pos0;
   float scale;
-  size_t window = 0;          // 0: no window
-  size_t ring = SIZE_MAX;     // slots per kv head
+  size_t window = 0;       // 0: no window
+  size_t ring = SIZE_MAX;  // slots per kv head
 };
 // Runs the (query, head) tasks [task_begin, task_end) of n_q * n_heads; `scores` must hold
 // pos0 + n_q floats (or `window`, when that is fewer).

@@ -214,8 +214,7 @@ TEST(Kernels, SlidingWindowAttentionOverRingMatchesScalar) {
         a.window = window;
         a.ring = cap;
         attention(a, 0, n_q * H, scores.data());
-        expect_close(out, attention_scalar(q, k, v, H, KVH, hd, cap, n_q, pos0, window, 0.5),
-                     1e-5);
+        expect_close(out, attention_scalar(q, k, v, H, KVH, hd, cap, n_q, pos0, window, 0.5), 1e-5);
       }
   });
 }

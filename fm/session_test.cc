@@ -190,8 +190,8 @@ TEST(Session, GuidedOutputsAlwaysConvertAndSnapshotsGrow) {
 TEST(Session, PtMoeModelReusesItsKvCacheAcrossTurns) {
   model_config c = testing::tiny_pt_moe_config();
   c.sliding_window = 16;
-  auto m = system_language_model::load(
-      write_chat_model(c, afm_chat_special_tokens(), "fm_pt_moe"), {.n_threads = 2});
+  auto m = system_language_model::load(write_chat_model(c, afm_chat_special_tokens(), "fm_pt_moe"),
+                                       {.n_threads = 2});
   ASSERT_TRUE(m->is_available()) << m->unavailable_reason();
   language_model_session s(m, "Be brief.");
   generation_options o = sampled(4);

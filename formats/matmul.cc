@@ -1,6 +1,7 @@
 // Dispatch of weight products to the format kernels (formats/format.h) and core's gemm.
 #include "formats/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/kernels.h"
@@ -12,16 +13,29 @@ void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, siz
             thread_pool& pool) {
   const weight_format& f = format_of(w);
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
-  if (n == 1) {
-    const void* act = x;
+  if (n <= kMatvecMaxRows) {
+    // A few tokens: the format's fused matvec per token, over stripes of rows small enough to
+    // stay in cache while every token reads them, so the weights stream from memory once and
+    // nothing is packed (gemm's panels cost as much for 2 tokens as for 200).
     static thread_local std::vector<uint8_t> act_buf;
-    if (f.act_bytes) {
-      act_buf.resize(f.act_bytes(cols));
-      f.prepare_act(x, cols, act_buf.data());
-      act = act_buf.data();
+    const size_t ab = f.act_bytes ? f.act_bytes(cols) : 0;
+    std::vector<const void*> acts(n);
+    if (ab) act_buf.resize(n * ab);
+    for (size_t t = 0; t < n; ++t) {
+      if (ab) {
+        f.prepare_act(x + t * ldx, cols, act_buf.data() + t * ab);
+        acts[t] = act_buf.data() + t * ab;
+      } else {
+        acts[t] = x + t * ldx;
+      }
     }
+    const size_t stripe = n == 1 ? rows : std::max<size_t>(4, (32u << 10) / w.row_bytes());
     pool.parallel_for(rows, 16, [&](size_t r0, size_t r1) {
-      f.matvec(w.data, w.row_bytes(), cols, act, y + r0, r0, r1);
+      for (size_t s = r0; s < r1; s += stripe) {
+        const size_t e = std::min(r1, s + stripe);
+        for (size_t t = 0; t < n; ++t)
+          f.matvec(w.data, w.row_bytes(), cols, acts[t], y + t * ldy + s, s, e);
+      }
     });
     return;
   }

@@ -11,6 +11,9 @@
 
 namespace afm::formats {
 
+// Up to this many tokens take the matvec path (measured crossover with gemm: docs/performance.md).
+inline constexpr size_t kMatvecMaxRows = 24;
+
 // y[t][r] = dot(row r of w, x[t]) for t < n. x rows are ldx floats apart, y rows ldy.
 void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
             thread_pool& pool);

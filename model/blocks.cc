@@ -181,8 +181,8 @@ moe_scratch carve_moe_scratch(const model_config& c, size_t n, float* p) {
 }
 
 void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, size_t n,
-                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool,
-                size_t e_first, size_t e_end) {
+                const moe_scratch& s, float* x, uint64_t* load, thread_pool& pool, size_t e_first,
+                size_t e_end) {
   const size_t E = static_cast<size_t>(c.n_experts), k = static_cast<size_t>(c.n_experts_used);
   const size_t d = static_cast<size_t>(c.d_model), ff = static_cast<size_t>(c.expert_ff);
   // Route: softmax over E router logits, keep the k largest.
@@ -234,8 +234,7 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
     const size_t r0 = start[e], rows = start[e + 1] - r0;
     if (rows == 0) continue;
     const int64_t ie = static_cast<int64_t>(e);
-    formats::matmul(matrix_of(L.gate_exps, ie), s.xe + r0 * d, d, rows, s.gate + r0 * ff, ff,
-                    pool);
+    formats::matmul(matrix_of(L.gate_exps, ie), s.xe + r0 * d, d, rows, s.gate + r0 * ff, ff, pool);
     formats::matmul(matrix_of(L.up_exps, ie), s.xe + r0 * d, d, rows, s.up + r0 * ff, ff, pool);
   }
   pool.parallel_for((hi - lo) * ff, 4096, [&](size_t b, size_t e) {
@@ -252,7 +251,8 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
     for (size_t i = b; i < e; ++i)
       for (size_t j = 0; j < k; ++j) {
         const size_t slot = static_cast<size_t>(s.slot[i * k + j]);
-        if (slot >= lo && slot < hi) kernels::axpy(s.weight[i * k + j], s.ye + slot * d, x + i * d, d);
+        if (slot >= lo && slot < hi)
+          kernels::axpy(s.weight[i * k + j], s.ye + slot * d, x + i * d, d);
       }
   });
 }

@@ -80,8 +80,8 @@ void validate_config(const model_config& c) {
     positive("n_experts", c.n_experts);
     positive("expert_ff", c.expert_ff);
     if (c.n_experts_used < 1 || c.n_experts_used > c.n_experts)
-      fail("model config: n_experts_used ", c.n_experts_used, " must be in [1, n_experts = ",
-           c.n_experts, "]");
+      fail("model config: n_experts_used ", c.n_experts_used,
+           " must be in [1, n_experts = ", c.n_experts, "]");
   }
   find_architecture(c.arch)->validate(c);
 }
@@ -156,19 +156,19 @@ model_config load_config_json(const std::string& path) {
     fail(path, ": invalid JSON: ", e.what());
   }
   model_config c;
-  static const char* const known[] = {"arch",       "name",
-                                      "vocab_size", "d_model",
-                                      "n_layers",   "n_heads",
-                                      "n_kv_heads", "head_dim",
-                                      "d_ff",       "context_length",
-                                      "rms_eps",    "rope_base",
-                                      "rope_style", "kv_shared_fraction",
-                                      "kv_source",  "tied_output",
-                                      "n_tracks",   "track_block_depth",
-                                      "moe_every",  "n_experts",
+  static const char* const known[] = {"arch",           "name",
+                                      "vocab_size",     "d_model",
+                                      "n_layers",       "n_heads",
+                                      "n_kv_heads",     "head_dim",
+                                      "d_ff",           "context_length",
+                                      "rms_eps",        "rope_base",
+                                      "rope_style",     "kv_shared_fraction",
+                                      "kv_source",      "tied_output",
+                                      "n_tracks",       "track_block_depth",
+                                      "moe_every",      "n_experts",
                                       "n_experts_used", "expert_ff",
-                                      "moe_renorm", "sliding_window",
-                                      "global_every", "comment"};
+                                      "moe_renorm",     "sliding_window",
+                                      "global_every",   "comment"};
   for (const auto& [k, v] : j.items()) {
     bool ok = false;
     for (const char* name : known) ok = ok || k == name;

@@ -154,11 +154,11 @@ void validate(const model_config& c) {
 }  // namespace
 
 extern const architecture kAfmDense{
-    "afm", read_base_config, write_base_config, tensors,  scratch_bytes,
-    forward, flops,          kv_read_bytes,     kv_slots, validate};
+    "afm", read_base_config, write_base_config, tensors, scratch_bytes, forward,
+    flops, kv_read_bytes,    kv_slots,          validate};
 // llama.cpp's "llama" files: the same graph with every layer owning its KV cache.
 extern const architecture kLlama{
-    "llama", read_base_config, write_base_config, tensors,  scratch_bytes,
-    forward, flops,            kv_read_bytes,     kv_slots, validate};
+    "llama", read_base_config, write_base_config, tensors, scratch_bytes, forward,
+    flops,   kv_read_bytes,    kv_slots,          validate};
 
 }  // namespace afm

@@ -110,8 +110,9 @@ size_t track_floats(const model_config& c, size_t n) {
 size_t scratch_bytes(const model_config& c, size_t n, size_t threads) {
   const size_t floats =
       n * static_cast<size_t>(c.d_model) + static_cast<size_t>(c.n_tracks) * track_floats(c, n);
-  return std::max(floats * sizeof(float) + (12 * static_cast<size_t>(c.n_tracks) + 4) * arena::kAlign,
-                  pt_moe::layer_parallel_scratch_bytes(c, n, threads));
+  return std::max(
+      floats * sizeof(float) + (12 * static_cast<size_t>(c.n_tracks) + 4) * arena::kAlign,
+      pt_moe::layer_parallel_scratch_bytes(c, n, threads));
 }
 
 track_buffers carve(const model_config& c, size_t n, arena& s) {
@@ -129,7 +130,8 @@ track_buffers carve(const model_config& c, size_t n, arena& s) {
   b.att = s.alloc<float>(n * qd);
   b.gate = s.alloc<float>(n * ff);
   b.up = s.alloc<float>(n * ff);
-  if (c.moe_every) b.moe = blocks::carve_moe_scratch(c, n, s.alloc<float>(blocks::moe_scratch_floats(c, n)));
+  if (c.moe_every)
+    b.moe = blocks::carve_moe_scratch(c, n, s.alloc<float>(blocks::moe_scratch_floats(c, n)));
   return b;
 }
 
@@ -189,8 +191,8 @@ struct pass {
     blocks::project_add(L.wo, b.att, n, b.xn, x, pool);
     blocks::rms_norm_rows(x, L.ffn_norm, b.xn, n, d, c.rms_eps, pool);
     if (c.is_moe(l)) {
-      uint64_t* load = ctx.expert_load ? ctx.expert_load + idx * static_cast<size_t>(c.n_experts)
-                                       : nullptr;
+      uint64_t* load =
+          ctx.expert_load ? ctx.expert_load + idx * static_cast<size_t>(c.n_experts) : nullptr;
       blocks::moe_swiglu(c, L, b.xn, n, b.moe, x, load, pool);
     } else {
       blocks::ffn_swiglu(L.w_gate, L.w_up, L.w_down, b.xn, n, b.gate, b.up, x, pool);
@@ -210,7 +212,8 @@ struct pass {
     ctx.pool.run([&](int i) {
       if (i >= G) return;
       try {
-        for (int64_t t = i; t < T; t += G) run_track_block(t, blk, *ctx.worker_pools[static_cast<size_t>(i)]);
+        for (int64_t t = i; t < T; t += G)
+          run_track_block(t, blk, *ctx.worker_pools[static_cast<size_t>(i)]);
       } catch (...) {
         errors[static_cast<size_t>(i)] = std::current_exception();
       }
@@ -261,7 +264,8 @@ double flops(const model_config& c, size_t n, size_t pos0, logits_mode mode) {
                kvd = static_cast<double>(c.n_kv_heads) * hd, rows = static_cast<double>(n);
   double layer_sum = 0.0;
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    layer_sum += 2.0 * rows * d * (2.0 * qd + 2.0 * kvd) + 4.0 * hd * H * keys_seen(n, pos0, c.window(l));
+    layer_sum +=
+        2.0 * rows * d * (2.0 * qd + 2.0 * kvd) + 4.0 * hd * H * keys_seen(n, pos0, c.window(l));
     layer_sum += c.is_moe(l) ? 2.0 * rows * d * static_cast<double>(c.n_experts) +
                                    6.0 * rows * static_cast<double>(c.n_experts_used) * d *
                                        static_cast<double>(c.expert_ff)
@@ -294,9 +298,9 @@ void validate(const model_config& c) {
 
 }  // namespace
 
-extern const architecture kAfmPtMoe{
-    "afm-pt-moe", read_config,   write_config, tensors,  scratch_bytes,
-    forward,      flops,         kv_read_bytes, kv_slots, validate, true};
+extern const architecture kAfmPtMoe{"afm-pt-moe",  read_config, write_config, tensors,
+                                    scratch_bytes, forward,     flops,        kv_read_bytes,
+                                    kv_slots,      validate,    true};
 
 void pt_moe::combine(const float* in, const float* const* outs, size_t n_tracks, float* dst,
                      size_t j0, size_t j1) {

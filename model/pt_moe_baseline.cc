@@ -77,7 +77,8 @@ struct baseline_pass {
       std::memset(out, 0, n * d * sizeof(float));
       return;
     }
-    const int64_t q0 = static_cast<int64_t>(s.kv0 * grp * hd), k0 = static_cast<int64_t>(s.kv0 * hd);
+    const int64_t q0 = static_cast<int64_t>(s.kv0 * grp * hd),
+                  k0 = static_cast<int64_t>(s.kv0 * hd);
     blocks::rms_norm_rows(w.xs[t], L.attn_norm, w.xn, n, d, c.rms_eps, serial);
     formats::matmul(blocks::rows_of(L.wq, q0, static_cast<int64_t>(hq * hd)), w.xn, d, n, w.q,
                     hq * hd, serial);
@@ -150,10 +151,19 @@ void forward_layer_parallel(const model& m, const forward_args& a, forward_conte
   const model_config& c = m.cfg;
   arena& s = ctx.scratch;
   s.reset();
-  baseline_pass p{m, a, ctx, ctx.worker_pools.size(), static_cast<size_t>(c.n_tracks), a.n,
-                  static_cast<size_t>(c.d_model), {}, {}, {}};
+  baseline_pass p{m,
+                  a,
+                  ctx,
+                  ctx.worker_pools.size(),
+                  static_cast<size_t>(c.n_tracks),
+                  a.n,
+                  static_cast<size_t>(c.d_model),
+                  {},
+                  {},
+                  {}};
   const size_t P = p.P, T = p.T, n = p.n, d = p.d;
-  const size_t hd = static_cast<size_t>(c.head_dim), grp = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  const size_t hd = static_cast<size_t>(c.head_dim),
+               grp = static_cast<size_t>(c.n_heads / c.n_kv_heads);
   const size_t KVH = static_cast<size_t>(c.n_kv_heads), V = static_cast<size_t>(c.n_vocab);
   size_t fb = 1;  // FFN slices are whole blocks of ffn_down's format
   for (int64_t l = 0; l < c.n_layers; ++l)

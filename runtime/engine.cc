@@ -23,8 +23,7 @@ engine::engine(const afm::model& m, engine_options o)
     fail("context size ", n_ctx_, " exceeds the model's context length ", m.cfg.n_ctx);
   kv_ = std::make_unique<kv_cache>(*m.arch, m.cfg, n_ctx_, batch_);
   if (m.cfg.moe_every > 0)
-    expert_load_.assign(static_cast<size_t>(m.cfg.n_tracks * m.cfg.n_layers * m.cfg.n_experts),
-                        0);
+    expert_load_.assign(static_cast<size_t>(m.cfg.n_tracks * m.cfg.n_layers * m.cfg.n_experts), 0);
   const int threads = pool_.size();
   if (m.arch->parallel_tracks && exec_ == execution::track_parallel && m.cfg.n_tracks > 1) {
     // G = min(T, threads) groups; worker i of pool_ runs its tracks on group i's pool, which has

@@ -23,9 +23,9 @@ namespace afm {
 struct kv_cache;
 
 struct engine_options {
-  int n_threads = 0;   // 0: one per hardware thread
-  size_t n_ctx = 0;    // 0: the model's context length
-  size_t batch = 512;  // prefill tokens processed together
+  int n_threads = 0;                           // 0: one per hardware thread
+  size_t n_ctx = 0;                            // 0: the model's context length
+  size_t batch = 512;                          // prefill tokens processed together
   execution exec = execution::track_parallel;  // no effect on single-track models
 };
 

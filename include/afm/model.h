@@ -102,9 +102,9 @@ struct architecture;
 struct model {
   model_config cfg;
   const architecture* arch = nullptr;
-  gguf_file file;                        // owns the mapping the tensors point into
-  tensor tok_embd, output_norm, output;  // output aliases tok_embd when tied
-  std::vector<layer_weights> layers;     // [n_tracks][n_layers]
+  gguf_file file;                         // owns the mapping the tensors point into
+  tensor tok_embd, output_norm, output;   // output aliases tok_embd when tied
+  std::vector<layer_weights> layers;      // [n_tracks][n_layers]
   std::vector<float> rope_cos, rope_sin;  // [n_ctx][head_dim / 2]
 
   // Bytes of weights one decode step reads (everything but the embedding rows it looks up,

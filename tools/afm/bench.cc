@@ -53,8 +53,8 @@ bench_run measure(const model& m, engine_options eo, const std::vector<int32_t>&
     auto logits = e.prefill(prompt);
     const auto t1 = clock::now();
     r.prefill_flops = e.flops() - f0;
-    r.prefill_syncs = static_cast<double>(e.synchronizations() - s0) /
-                      static_cast<double>(prompt.size());
+    r.prefill_syncs =
+        static_cast<double>(e.synchronizations() - s0) / static_cast<double>(prompt.size());
     r.prefill_s = std::min(r.prefill_s, secs(t0, t1));
     int32_t tok =
         static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -84,8 +84,8 @@ double worst_expert_imbalance(const model_config& c, const std::vector<uint64_t>
     if (!total) continue;
     const uint64_t top = *std::max_element(load.begin() + static_cast<long>(row),
                                            load.begin() + static_cast<long>(row + E));
-    worst = std::max(worst, static_cast<double>(top) * static_cast<double>(E) /
-                                static_cast<double>(total));
+    worst = std::max(
+        worst, static_cast<double>(top) * static_cast<double>(E) / static_cast<double>(total));
   }
   return worst;
 }
@@ -156,7 +156,7 @@ void add_bench(CLI::App& app) {
       membw = probe::read_bandwidth(pool);
       peak = probe::fma_peak(pool);
     }
-    const char* exec_name = !tracks                             ? "single track"
+    const char* exec_name = !tracks                              ? "single track"
                             : first == execution::track_parallel ? "track-parallel"
                                                                  : "layer-parallel";
 
@@ -209,17 +209,18 @@ void add_bench(CLI::App& app) {
     std::printf("decode           %zu tokens: %.2f tok/s\n", N, tok_s(r));
     if (tracks) {
       const int64_t blocks = m->cfg.n_layers / m->cfg.track_block_depth;
-      std::printf("synchronizations %.2f per decode token, %.3f per prefill token (%lld track "
-                  "blocks; tensor parallelism would need 2 x %lld layers = %lld)\n",
-                  r.decode_syncs, r.prefill_syncs, static_cast<long long>(blocks),
-                  static_cast<long long>(m->cfg.n_layers),
-                  static_cast<long long>(2 * m->cfg.n_layers));
+      std::printf(
+          "synchronizations %.2f per decode token, %.3f per prefill token (%lld track "
+          "blocks; tensor parallelism would need 2 x %lld layers = %lld)\n",
+          r.decode_syncs, r.prefill_syncs, static_cast<long long>(blocks),
+          static_cast<long long>(m->cfg.n_layers), static_cast<long long>(2 * m->cfg.n_layers));
     }
     if (base) {
-      std::printf("layer-parallel   prefill %.2f tok/s, decode %.2f tok/s, %.2f synchronizations "
-                  "per decode token, %.3f per prefill token\n",
-                  static_cast<double>(P) / base->prefill_s, tok_s(*base), base->decode_syncs,
-                  base->prefill_syncs);
+      std::printf(
+          "layer-parallel   prefill %.2f tok/s, decode %.2f tok/s, %.2f synchronizations "
+          "per decode token, %.3f per prefill token\n",
+          static_cast<double>(P) / base->prefill_s, tok_s(*base), base->decode_syncs,
+          base->prefill_syncs);
       std::printf("track/layer      prefill x%.2f, decode x%.2f, synchronizations %.1f%% fewer\n",
                   base->prefill_s / r.prefill_s, N ? base->decode_s / r.decode_s : 0.0,
                   100.0 * (1.0 - r.decode_syncs / base->decode_syncs));

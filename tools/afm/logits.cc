@@ -70,12 +70,10 @@ void add_logits(CLI::App& app) {
     if (o->steps < 0 || static_cast<size_t>(o->steps) >= toks.size())
       fail("--steps ", o->steps, " must leave at least one token for the prefill");
     auto m = load_model(o->model);
-    engine e(
-        *m,
-        {.n_threads = o->threads,
-         .n_ctx = toks.size(),
-         .batch = static_cast<size_t>(o->batch),
-         .exec = o->exec});
+    engine e(*m, {.n_threads = o->threads,
+                  .n_ctx = toks.size(),
+                  .batch = static_cast<size_t>(o->batch),
+                  .exec = o->exec});
     const size_t V = static_cast<size_t>(m->cfg.n_vocab);
     const size_t n_prefill = toks.size() - static_cast<size_t>(o->steps);
     std::span<const int32_t> pre(toks.data(), n_prefill);
