@@ -25,6 +25,19 @@ out=$("$afm" generate -m "$dir/m.gguf" -p "abc" -n 5 --seed 1 -q) && [ -n "$out"
 "$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --no-probe --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["decode_tok_s"] > 0' \
   && ok "bench JSON" || bad "bench JSON"
 
+# PT-MoE: the same round on the tiny server model, both ways of running it.
+pt_config=$(dirname "$config")/pt-moe-tiny.json
+"$afm" create --config "$pt_config" --out "$dir/pt.gguf" --dtype q8 2>/dev/null && ok "create PT-MoE" || bad "create PT-MoE"
+out=$("$afm" generate -m "$dir/pt.gguf" -p "abc" -n 30 --seed 1 -q --execution layer) && [ -n "$out" ] \
+  && ok "generate PT-MoE" || bad "generate PT-MoE"
+"$afm" bench -m "$dir/pt.gguf" -p 20 -n 30 --no-probe --threads 2 --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["decode_syncs_per_token"] < d["layer_parallel"]["decode_syncs_per_token"], d
+assert d["layer_parallel"]["decode_syncs_per_token"] == 17, d  # 2 x 8 layers + the head
+assert sum(d["expert_load"]) == 2 * 2 * 4 * (1 + 20 + 30), d  # k x tracks x MoE layers x tokens
+' && ok "bench PT-MoE" || bad "bench PT-MoE"
+
 # expect_error NAME PATTERN COMMAND...: exit status 1 and PATTERN in the error message.
 expect_error() {
   local name=$1 pattern=$2
@@ -44,6 +57,17 @@ expect_error "token out of range" "outside the vocabulary" "$afm" logits -m "$di
 expect_error "bad token list" "is not a token id" "$afm" logits -m "$dir/m.gguf" --tokens 1,x
 expect_error "context overflow" "exceed" "$afm" generate -m "$dir/m.gguf" -p "$(head -c 300 /dev/zero | tr '\0' a)" -n 1
 expect_error "bad dtype" "unknown dtype" "$afm" create --config "$config" --out "$dir/x.gguf" --dtype q3
+/usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["n_experts_used"]=9; print(json.dumps(c))' \
+  "$pt_config" >"$dir/bad-moe.json"
+expect_error "bad PT-MoE config" "n_experts_used 9" "$afm" create --config "$dir/bad-moe.json" --out "$dir/x.gguf"
+expect_error "KV sharing in PT-MoE" "kv_shared_fraction" "$afm" create --config "$pt_config" --out "$dir/x.gguf" --kv-shared-fraction 0.5
+err=$("$afm" logits -m "$dir/pt.gguf" --tokens 1 --execution diagonal 2>&1 >/dev/null)
+[ $? -ne 0 ] && grep -q -- "--execution: diagonal not in {track,layer}" <<<"$err" && ok "bad execution" || bad "bad execution ($err)"
+# Heads of 8 values in pairs: 3 threads would cut attn_output inside a 32-value q8 block.
+/usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c.update(n_heads=8, n_kv_heads=4, head_dim=8); print(json.dumps(c))' \
+  "$pt_config" >"$dir/narrow-heads.json"
+"$afm" create --config "$dir/narrow-heads.json" --out "$dir/narrow.gguf" --dtype q8 2>/dev/null
+expect_error "layer split inside a q8 block" "inside a 32-value block" "$afm" logits -m "$dir/narrow.gguf" --tokens 1,2 --execution layer --threads 3
 echo '{"vocab_size": 10}' >"$dir/bad.json"
 expect_error "bad config" "d_model" "$afm" create --config "$dir/bad.json" --out "$dir/x.gguf"
 mkdir -p "$dir/vocab"

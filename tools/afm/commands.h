@@ -1,7 +1,6 @@
 // The afm subcommands: each file in tools/afm/ adds one to the command line.
 #pragma once
 
-#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -12,14 +11,14 @@ namespace afm::cli {
 
 // --execution track|layer: how a model with parallel tracks (PT-MoE) uses the threads.
 inline void add_execution_option(CLI::App* c, execution& e) {
-  c->add_option("--execution", e,
-                "PT-MoE models: 'track' runs tracks concurrently, meeting once per track block;\n"
-                "'layer' is the baseline, every operation split across all threads")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, execution>{{"track", execution::track_parallel},
-                                           {"layer", execution::layer_parallel}},
-          CLI::ignore_case))
-      ->default_str("track");
+  c->add_option_function<std::string>(
+       "--execution",
+       [&e](const std::string& v) {
+         e = v == "layer" ? execution::layer_parallel : execution::track_parallel;
+       },
+       "PT-MoE models: 'track' (default) runs tracks concurrently, meeting once per track\n"
+       "block; 'layer' is the tensor-parallel baseline, meeting twice per layer")
+      ->check(CLI::IsMember({"track", "layer"}));
 }
 
 void add_create(CLI::App& app);

@@ -6,8 +6,9 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "afm: the Apple Foundation Models architectures (on-device dense with KV-cache sharing)\n"
-      "run on ordinary CPUs. Use 'afm <command> --help' for a command's options."};
+      "afm: the Apple Foundation Models architectures (the on-device model with KV-cache sharing\n"
+      "and the PT-MoE server model) run on ordinary CPUs. Use 'afm <command> --help' for a\n"
+      "command's options."};
   app.require_subcommand(1);
   app.fallthrough(false);
   afm::cli::add_create(app);
