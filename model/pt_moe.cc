@@ -95,43 +95,24 @@ std::vector<tensor_slot> tensors(const model_config& c, model* m) {
 // stream block b works on: two, so a track can start block b + 1 while another still reads its
 // output of block b to combine.
 struct track_buffers {
-  float *in, *w[2], *xn, *q, *k, *v, *att, *gate, *up;
-  blocks::moe_scratch moe;
+  float *in, *w[2];
+  pt_moe::layer_scratch ls;
 };
 
-size_t track_floats(const model_config& c, size_t n) {
-  const size_t d = static_cast<size_t>(c.d_model), qd = static_cast<size_t>(c.n_heads * c.head_dim),
-               kvd = static_cast<size_t>(c.n_kv_heads * c.head_dim),
-               ff = static_cast<size_t>(c.d_ff);
-  return n * (4 * d + 2 * qd + 2 * kvd + 2 * ff) +
-         (c.moe_every ? blocks::moe_scratch_floats(c, n) : 0);
-}
-
 size_t scratch_bytes(const model_config& c, size_t n, size_t threads) {
-  const size_t floats =
-      n * static_cast<size_t>(c.d_model) + static_cast<size_t>(c.n_tracks) * track_floats(c, n);
-  return std::max(
-      floats * sizeof(float) + (12 * static_cast<size_t>(c.n_tracks) + 4) * arena::kAlign,
-      pt_moe::layer_parallel_scratch_bytes(c, n, threads));
+  const size_t d = static_cast<size_t>(c.d_model), T = static_cast<size_t>(c.n_tracks);
+  const size_t floats = n * d + T * (3 * n * d + pt_moe::layer_scratch_floats(c, n));
+  return std::max(floats * sizeof(float) + (12 * T + 4) * arena::kAlign,
+                  pt_moe::layer_parallel_scratch_bytes(c, n, threads));
 }
 
 track_buffers carve(const model_config& c, size_t n, arena& s) {
-  const size_t d = static_cast<size_t>(c.d_model), qd = static_cast<size_t>(c.n_heads * c.head_dim),
-               kvd = static_cast<size_t>(c.n_kv_heads * c.head_dim),
-               ff = static_cast<size_t>(c.d_ff);
+  const size_t d = static_cast<size_t>(c.d_model);
   track_buffers b{};
   b.in = s.alloc<float>(n * d);
   b.w[0] = s.alloc<float>(n * d);
   b.w[1] = s.alloc<float>(n * d);
-  b.xn = s.alloc<float>(n * d);
-  b.q = s.alloc<float>(n * qd);
-  b.k = s.alloc<float>(n * kvd);
-  b.v = s.alloc<float>(n * kvd);
-  b.att = s.alloc<float>(n * qd);
-  b.gate = s.alloc<float>(n * ff);
-  b.up = s.alloc<float>(n * ff);
-  if (c.moe_every)
-    b.moe = blocks::carve_moe_scratch(c, n, s.alloc<float>(blocks::moe_scratch_floats(c, n)));
+  b.ls = pt_moe::carve_layer_scratch(c, n, s);
   return b;
 }
 
@@ -178,24 +159,24 @@ struct pass {
     const size_t idx = static_cast<size_t>(t * c.n_layers + l);
     const layer_weights& L = m.layers[idx];
     const kv_view& kv = a.kv[idx];
-    blocks::rms_norm_rows(x, L.attn_norm, b.xn, n, d, c.rms_eps, pool);
-    formats::matmul(L.wk, b.xn, d, n, b.k, KVH * hd, pool);
-    formats::matmul(L.wv, b.xn, d, n, b.v, KVH * hd, pool);
-    formats::matmul(L.wq, b.xn, d, n, b.q, H * hd, pool);
+    blocks::rms_norm_rows(x, L.attn_norm, b.ls.xn, n, d, c.rms_eps, pool);
+    formats::matmul(L.wk, b.ls.xn, d, n, b.ls.k, KVH * hd, pool);
+    formats::matmul(L.wv, b.ls.xn, d, n, b.ls.v, KVH * hd, pool);
+    formats::matmul(L.wq, b.ls.xn, d, n, b.ls.q, H * hd, pool);
     if (!c.is_global(l)) {  // global layers have no positional embedding (NoPE)
-      blocks::rope_rows(m, b.k, n, KVH, pos, pool);
-      blocks::rope_rows(m, b.q, n, H, pos, pool);
+      blocks::rope_rows(m, b.ls.k, n, KVH, pos, pool);
+      blocks::rope_rows(m, b.ls.q, n, H, pos, pool);
     }
-    blocks::store_kv(kv, b.k, b.v, n, pos, KVH, hd);
-    blocks::attend(c, kv, b.q, n, pos, b.att, pool);
-    blocks::project_add(L.wo, b.att, n, b.xn, x, pool);
-    blocks::rms_norm_rows(x, L.ffn_norm, b.xn, n, d, c.rms_eps, pool);
+    blocks::store_kv(kv, b.ls.k, b.ls.v, n, pos, KVH, hd);
+    blocks::attend(c, kv, b.ls.q, n, pos, b.ls.att, pool);
+    blocks::project_add(L.wo, b.ls.att, n, b.ls.xn, x, pool);
+    blocks::rms_norm_rows(x, L.ffn_norm, b.ls.xn, n, d, c.rms_eps, pool);
     if (c.is_moe(l)) {
       uint64_t* load =
           ctx.expert_load ? ctx.expert_load + idx * static_cast<size_t>(c.n_experts) : nullptr;
-      blocks::moe_swiglu(c, L, b.xn, n, b.moe, x, load, pool);
+      blocks::moe_swiglu(c, L, b.ls.xn, n, b.ls.moe, x, load, pool);
     } else {
-      blocks::ffn_swiglu(L.w_gate, L.w_up, L.w_down, b.xn, n, b.gate, b.up, x, pool);
+      blocks::ffn_swiglu(L.w_gate, L.w_up, L.w_down, b.ls.xn, n, b.ls.gate, b.ls.up, x, pool);
     }
   }
 
@@ -244,8 +225,8 @@ void forward(const model& m, const forward_args& a, forward_context& ctx) {
   ctx.pool.parallel_for(rows, 4, [&](size_t b, size_t e) {
     combine_rows(last_in, p.tb, static_cast<int>((blocks_n - 1) % 2), x0, d, r0 + b, r0 + e);
   });
-  blocks::rms_norm_rows(x0 + r0 * d, m.output_norm, t0.xn, rows, d, c.rms_eps, ctx.pool);
-  formats::matmul(m.output, t0.xn, d, rows, a.logits, static_cast<size_t>(c.n_vocab), ctx.pool);
+  blocks::rms_norm_rows(x0 + r0 * d, m.output_norm, t0.ls.xn, rows, d, c.rms_eps, ctx.pool);
+  formats::matmul(m.output, t0.ls.xn, d, rows, a.logits, static_cast<size_t>(c.n_vocab), ctx.pool);
 }
 
 double keys_seen(size_t rows, size_t pos0, int64_t window) {
@@ -301,6 +282,30 @@ void validate(const model_config& c) {
 extern const architecture kAfmPtMoe{"afm-pt-moe",  read_config, write_config, tensors,
                                     scratch_bytes, forward,     flops,        kv_read_bytes,
                                     kv_slots,      validate,    true};
+
+size_t pt_moe::layer_scratch_floats(const model_config& c, size_t n) {
+  const size_t d = static_cast<size_t>(c.d_model), qd = static_cast<size_t>(c.n_heads * c.head_dim),
+               kvd = static_cast<size_t>(c.n_kv_heads * c.head_dim),
+               ff = static_cast<size_t>(c.d_ff);
+  return n * (d + 2 * qd + 2 * kvd + 2 * ff) + (c.moe_every ? blocks::moe_scratch_floats(c, n) : 0);
+}
+
+pt_moe::layer_scratch pt_moe::carve_layer_scratch(const model_config& c, size_t n, arena& s) {
+  const size_t d = static_cast<size_t>(c.d_model), qd = static_cast<size_t>(c.n_heads * c.head_dim),
+               kvd = static_cast<size_t>(c.n_kv_heads * c.head_dim),
+               ff = static_cast<size_t>(c.d_ff);
+  layer_scratch b{};
+  b.xn = s.alloc<float>(n * d);
+  b.q = s.alloc<float>(n * qd);
+  b.k = s.alloc<float>(n * kvd);
+  b.v = s.alloc<float>(n * kvd);
+  b.att = s.alloc<float>(n * qd);
+  b.gate = s.alloc<float>(n * ff);
+  b.up = s.alloc<float>(n * ff);
+  if (c.moe_every)
+    b.moe = blocks::carve_moe_scratch(c, n, s.alloc<float>(blocks::moe_scratch_floats(c, n)));
+  return b;
+}
 
 void pt_moe::combine(const float* in, const float* const* outs, size_t n_tracks, float* dst,
                      size_t j0, size_t j1) {

@@ -4,10 +4,21 @@
 
 #include <cstddef>
 
+#include "afm/arena.h"
 #include "afm/model.h"
 #include "model/architecture.h"
+#include "model/blocks.h"
 
 namespace afm::pt_moe {
+
+// The buffers one layer of one track needs for n rows (the projections, attention output, FFN
+// and MoE scratch).
+struct layer_scratch {
+  float *xn, *q, *k, *v, *att, *gate, *up;
+  blocks::moe_scratch moe;
+};
+size_t layer_scratch_floats(const model_config& c, size_t n);
+layer_scratch carve_layer_scratch(const model_config& c, size_t n, arena& s);
 
 // dst[j] = in[j] + sum over tracks t of (outs[t][j] - in[j]) for j in [j0, j1): the combine at a
 // track-block boundary (docs/design.md), tracks summed in order.

@@ -37,16 +37,13 @@ struct slice {
 
 struct worker_buffers {
   std::vector<float*> xs;  // [track] this worker's copy of the track's residual stream
-  float *in, *xn, *q, *k, *v, *att, *gate, *up;
-  blocks::moe_scratch moe;
+  float* in;               // the current track block's input
+  layer_scratch ls;
 };
 
 size_t worker_floats(const model_config& c, size_t n) {
-  const size_t d = static_cast<size_t>(c.d_model), qd = static_cast<size_t>(c.n_heads * c.head_dim),
-               kvd = static_cast<size_t>(c.n_kv_heads * c.head_dim),
-               ff = static_cast<size_t>(c.d_ff), T = static_cast<size_t>(c.n_tracks);
-  return n * ((T + 2) * d + 2 * qd + 2 * kvd + 2 * ff) +
-         (c.moe_every ? blocks::moe_scratch_floats(c, n) : 0);
+  const size_t d = static_cast<size_t>(c.d_model), T = static_cast<size_t>(c.n_tracks);
+  return n * (T + 1) * d + layer_scratch_floats(c, n);
 }
 
 struct baseline_pass {
@@ -79,21 +76,21 @@ struct baseline_pass {
     }
     const int64_t q0 = static_cast<int64_t>(s.kv0 * grp * hd),
                   k0 = static_cast<int64_t>(s.kv0 * hd);
-    blocks::rms_norm_rows(w.xs[t], L.attn_norm, w.xn, n, d, c.rms_eps, serial);
-    formats::matmul(blocks::rows_of(L.wq, q0, static_cast<int64_t>(hq * hd)), w.xn, d, n, w.q,
+    blocks::rms_norm_rows(w.xs[t], L.attn_norm, w.ls.xn, n, d, c.rms_eps, serial);
+    formats::matmul(blocks::rows_of(L.wq, q0, static_cast<int64_t>(hq * hd)), w.ls.xn, d, n, w.ls.q,
                     hq * hd, serial);
-    formats::matmul(blocks::rows_of(L.wk, k0, static_cast<int64_t>(kvc * hd)), w.xn, d, n, w.k,
-                    kvc * hd, serial);
-    formats::matmul(blocks::rows_of(L.wv, k0, static_cast<int64_t>(kvc * hd)), w.xn, d, n, w.v,
-                    kvc * hd, serial);
+    formats::matmul(blocks::rows_of(L.wk, k0, static_cast<int64_t>(kvc * hd)), w.ls.xn, d, n,
+                    w.ls.k, kvc * hd, serial);
+    formats::matmul(blocks::rows_of(L.wv, k0, static_cast<int64_t>(kvc * hd)), w.ls.xn, d, n,
+                    w.ls.v, kvc * hd, serial);
     if (!c.is_global(l)) {
-      blocks::rope_rows(m, w.q, n, hq, a.pos0, serial);
-      blocks::rope_rows(m, w.k, n, kvc, a.pos0, serial);
+      blocks::rope_rows(m, w.ls.q, n, hq, a.pos0, serial);
+      blocks::rope_rows(m, w.ls.k, n, kvc, a.pos0, serial);
     }
     const kv_view& kv = a.kv[idx];
-    blocks::store_kv(blocks::kv_heads_from(kv, s.kv0, hd), w.k, w.v, n, a.pos0, kvc, hd);
-    blocks::attend_heads(c, kv, s.kv0, kvc, w.q, n, a.pos0, w.att, serial);
-    formats::matmul(blocks::cols_of(L.wo, q0, static_cast<int64_t>(hq * hd)), w.att, hq * hd, n,
+    blocks::store_kv(blocks::kv_heads_from(kv, s.kv0, hd), w.ls.k, w.ls.v, n, a.pos0, kvc, hd);
+    blocks::attend_heads(c, kv, s.kv0, kvc, w.ls.q, n, a.pos0, w.ls.att, serial);
+    formats::matmul(blocks::cols_of(L.wo, q0, static_cast<int64_t>(hq * hd)), w.ls.att, hq * hd, n,
                     out, d, serial);
   }
 
@@ -105,20 +102,20 @@ struct baseline_pass {
     worker_buffers& w = wb[i];
     float* out = partial[1][i * T + t];
     std::memset(out, 0, n * d * sizeof(float));
-    blocks::rms_norm_rows(w.xs[t], L.ffn_norm, w.xn, n, d, c.rms_eps, serial);
+    blocks::rms_norm_rows(w.xs[t], L.ffn_norm, w.ls.xn, n, d, c.rms_eps, serial);
     if (c.is_moe(l)) {
       uint64_t* load =
           ctx.expert_load ? ctx.expert_load + idx * static_cast<size_t>(c.n_experts) : nullptr;
-      blocks::moe_swiglu(c, L, w.xn, n, w.moe, out, load, serial, s.e0, s.e1);
+      blocks::moe_swiglu(c, L, w.ls.xn, n, w.ls.moe, out, load, serial, s.e0, s.e1);
       return;
     }
     const size_t fc = s.f1 - s.f0;
     if (fc == 0) return;
     const auto f0 = static_cast<int64_t>(s.f0), count = static_cast<int64_t>(fc);
-    formats::matmul(blocks::rows_of(L.w_gate, f0, count), w.xn, d, n, w.gate, fc, serial);
-    formats::matmul(blocks::rows_of(L.w_up, f0, count), w.xn, d, n, w.up, fc, serial);
-    kernels::swiglu(w.gate, w.up, w.gate, n * fc);
-    formats::matmul(blocks::cols_of(L.w_down, f0, count), w.gate, fc, n, out, d, serial);
+    formats::matmul(blocks::rows_of(L.w_gate, f0, count), w.ls.xn, d, n, w.ls.gate, fc, serial);
+    formats::matmul(blocks::rows_of(L.w_up, f0, count), w.ls.xn, d, n, w.ls.up, fc, serial);
+    kernels::swiglu(w.ls.gate, w.ls.up, w.ls.gate, n * fc);
+    formats::matmul(blocks::cols_of(L.w_down, f0, count), w.ls.gate, fc, n, out, d, serial);
   }
 
   // One synchronization: every worker runs body(i, its single-thread pool).
@@ -189,18 +186,8 @@ void forward_layer_parallel(const model& m, const forward_args& a, forward_conte
     p.slices.push_back(sl);
     worker_buffers w{};
     for (size_t t = 0; t < T; ++t) w.xs.push_back(s.alloc<float>(n * d));
-    const size_t qd = static_cast<size_t>(c.n_heads) * hd, kvd = KVH * hd,
-                 ff = static_cast<size_t>(c.d_ff);
     w.in = s.alloc<float>(n * d);
-    w.xn = s.alloc<float>(n * d);
-    w.q = s.alloc<float>(n * qd);
-    w.k = s.alloc<float>(n * kvd);
-    w.v = s.alloc<float>(n * kvd);
-    w.att = s.alloc<float>(n * qd);
-    w.gate = s.alloc<float>(n * ff);
-    w.up = s.alloc<float>(n * ff);
-    if (c.moe_every)
-      w.moe = blocks::carve_moe_scratch(c, n, s.alloc<float>(blocks::moe_scratch_floats(c, n)));
+    w.ls = carve_layer_scratch(c, n, s);
     p.wb.push_back(w);
   }
   for (auto& set : p.partial)
@@ -235,12 +222,12 @@ void forward_layer_parallel(const model& m, const forward_args& a, forward_conte
     worker_buffers& w = p.wb[i];
     for (size_t t = 0; t < T; ++t) p.add_partials(w.xs[t], 1, t);
     combine(w.in, w.xs.data(), T, w.in, r0 * d, n * d);
-    blocks::rms_norm_rows(w.in + r0 * d, m.output_norm, w.xn, rows, d, c.rms_eps, serial);
+    blocks::rms_norm_rows(w.in + r0 * d, m.output_norm, w.ls.xn, rows, d, c.rms_eps, serial);
     const slice& sl = p.slices[i];
     if (sl.v1 > sl.v0)
       formats::matmul(blocks::rows_of(m.output, static_cast<int64_t>(sl.v0),
                                       static_cast<int64_t>(sl.v1 - sl.v0)),
-                      w.xn, d, rows, a.logits + sl.v0, V, serial);
+                      w.ls.xn, d, rows, a.logits + sl.v0, V, serial);
   });
 }
 

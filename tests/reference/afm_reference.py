@@ -15,6 +15,23 @@ import torch
 from gguf_read import Reader
 
 
+def rope(x, base, half_style):
+    """RoPE over x [T, heads, hd]; row i is at position i. theta_i = base^(-2i / hd)."""
+    T, hd = x.shape[0], x.shape[-1]
+    i = torch.arange(hd // 2, dtype=torch.float64)
+    theta = base ** (-2.0 * i / hd)
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * theta[None, :]
+    cos, sin = torch.cos(ang)[:, None, :], torch.sin(ang)[:, None, :]
+    if half_style:  # rotate (x[i], x[i + hd/2])
+        a, b = x[..., : hd // 2], x[..., hd // 2:]
+        return torch.cat([a * cos - b * sin, a * sin + b * cos], -1)
+    a, b = x[..., 0::2], x[..., 1::2]  # rotate (x[2i], x[2i+1])
+    out = torch.empty_like(x)
+    out[..., 0::2] = a * cos - b * sin
+    out[..., 1::2] = a * sin + b * cos
+    return out
+
+
 class Reference:
     def __init__(self, path):
         r = Reader(path)
@@ -47,20 +64,8 @@ class Reference:
     def rms(self, x, w):
         return x / torch.sqrt((x * x).mean(-1, keepdim=True) + self.eps) * w
 
-    def rope(self, x):  # x: [T, heads, hd]; position of row i is i
-        T = x.shape[0]
-        i = torch.arange(self.hd // 2, dtype=torch.float64)
-        theta = self.base ** (-2.0 * i / self.hd)
-        ang = torch.arange(T, dtype=torch.float64)[:, None] * theta[None, :]
-        cos, sin = torch.cos(ang)[:, None, :], torch.sin(ang)[:, None, :]
-        if self.half_style:
-            a, b = x[..., : self.hd // 2], x[..., self.hd // 2:]
-            return torch.cat([a * cos - b * sin, a * sin + b * cos], -1)
-        a, b = x[..., 0::2], x[..., 1::2]
-        out = torch.empty_like(x)
-        out[..., 0::2] = a * cos - b * sin
-        out[..., 1::2] = a * sin + b * cos
-        return out
+    def rope(self, x):
+        return rope(x, self.base, self.half_style)
 
     @torch.no_grad()
     def logits(self, tokens):

@@ -18,6 +18,7 @@ import math
 
 import torch
 
+from afm_reference import rope
 from gguf_read import Reader
 
 
@@ -63,20 +64,8 @@ class PtMoeReference:
     def rms(self, x, w):
         return x / torch.sqrt((x * x).mean(-1, keepdim=True) + self.eps) * w
 
-    def rope(self, x):  # x: [S, heads, hd]; row i is at position i
-        S = x.shape[0]
-        i = torch.arange(self.hd // 2, dtype=torch.float64)
-        theta = self.base ** (-2.0 * i / self.hd)
-        ang = torch.arange(S, dtype=torch.float64)[:, None] * theta[None, :]
-        cos, sin = torch.cos(ang)[:, None, :], torch.sin(ang)[:, None, :]
-        if self.half_style:
-            a, b = x[..., : self.hd // 2], x[..., self.hd // 2:]
-            return torch.cat([a * cos - b * sin, a * sin + b * cos], -1)
-        a, b = x[..., 0::2], x[..., 1::2]
-        out = torch.empty_like(x)
-        out[..., 0::2] = a * cos - b * sin
-        out[..., 1::2] = a * sin + b * cos
-        return out
+    def rope(self, x):
+        return rope(x, self.base, self.half_style)
 
     def attention(self, x, W, l):
         S = x.shape[0]
