@@ -7,6 +7,7 @@ packages=(
   libhwy-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch python3-jsonschema python3-rfc3987
+  libtorch-dev  # train/ (optional for the runtime; built and tested where present)
 )
 # Node runs the tokenizer tests' reference encoder; this image's nodejs (with npm) may come from
 # outside Debian, so install Debian's only when there is no node at all.

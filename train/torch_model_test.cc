@@ -1,0 +1,106 @@
+// train/ against the runtime: the libtorch forward pass of a model file gives the runtime's logits
+// (within 1e-4 relative, f32) for both architectures, export writes back exactly what import
+// read, and every tensor takes part in the gradient of a language-modelling loss.
+#include "train/torch_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <span>
+#include <vector>
+
+#include "afm/engine.h"
+#include "afm/error.h"
+#include "model/tiny_model_test_util.h"
+
+namespace afm::train {
+namespace {
+
+std::vector<int32_t> ids(size_t n) {
+  std::vector<int32_t> t(n);
+  for (size_t i = 0; i < n; ++i) t[i] = static_cast<int32_t>((i * 29 + 7) % 96);
+  return t;
+}
+
+torch::Tensor as_tensor(const std::vector<int32_t>& t) {
+  return torch::tensor(std::vector<int64_t>(t.begin(), t.end()), torch::kInt64);
+}
+
+// Largest |a - b| over the largest |b|, position by position; the worst position.
+double worst_row_error(const torch::Tensor& got, std::span<const float> want, size_t vocab) {
+  double worst = 0.0;
+  const torch::Tensor g = got.detach().to(torch::kFloat64).contiguous();
+  for (int64_t p = 0; p < g.size(0); ++p) {
+    double diff = 0.0, scale = 1e-30;
+    for (size_t v = 0; v < vocab; ++v) {
+      const double w = want[static_cast<size_t>(p) * vocab + v];
+      diff = std::max(diff, std::fabs(g[p][static_cast<int64_t>(v)].item<double>() - w));
+      scale = std::max(scale, std::fabs(w));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+void check_architecture(const model_config& c, const std::string& name) {
+  SCOPED_TRACE(name);
+  const std::string path = testing::write_model(c, "train_" + name);
+  const auto tokens = ids(40);  // longer than the PT-MoE config's window of 8
+  const size_t V = static_cast<size_t>(c.n_vocab);
+  std::vector<float> want;
+  {
+    auto rt = load_model(path);
+    engine e(*rt, {.n_threads = 2});
+    const auto l = e.prefill_all(tokens);
+    want.assign(l.begin(), l.end());
+  }
+  torch_model m = import_model(path);
+  const torch::Tensor logits = forward(m, as_tensor(tokens));
+  ASSERT_EQ(logits.size(0), 40);
+  ASSERT_EQ(logits.size(1), c.n_vocab);
+  EXPECT_LT(worst_row_error(logits, want, V), 1e-4);
+
+  // Export (f32) reads back as the same file: the runtime gives the same logits, bit for bit.
+  const std::string out = ::testing::TempDir() + "afm_train_export_" + name + ".gguf";
+  thread_pool pool(2);
+  export_model(m, out, dtype::f32, pool);
+  {
+    auto rt = load_model(out);
+    engine e(*rt, {.n_threads = 2});
+    const auto l = e.prefill_all(tokens);
+    EXPECT_EQ(std::vector<float>(l.begin(), l.end()), want);
+  }
+
+  // Every tensor receives a gradient from next-token cross-entropy.
+  const torch::Tensor target = as_tensor(tokens).slice(0, 1);
+  torch::nn::functional::cross_entropy(logits.slice(0, 0, 39), target).backward();
+  for (const std::string& n : m.names) {
+    const torch::Tensor& g = m.at(n).grad();
+    ASSERT_TRUE(g.defined()) << n;
+    EXPECT_GT(g.abs().sum().item<double>(), 0.0) << n;
+  }
+}
+
+TEST(Train, DenseWithKvSharingMatchesTheRuntime) {
+  check_architecture(testing::tiny_config(0.375), "dense");
+}
+
+TEST(Train, PtMoeMatchesTheRuntime) {
+  check_architecture(testing::tiny_pt_moe_config(), "pt_moe");
+}
+
+TEST(Train, ErrorsNameTheProblem) {
+  torch_model m = import_model(testing::write_model(testing::tiny_config(), "train_errors"));
+  EXPECT_THROW(m.at("blk.99.attn_q.weight"), error);
+  m.w["blk.0.attn_q.weight"] = torch::zeros({3, 3});
+  thread_pool pool(1);
+  try {
+    export_model(m, ::testing::TempDir() + "afm_train_bad.gguf", dtype::f32, pool);
+    FAIL() << "a wrong shape must not export";
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("blk.0.attn_q.weight"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace afm::train
