@@ -13,7 +13,7 @@ ok() { echo "PASS: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
 for cmd in create generate logits bench tokenize detokenize "tokenizer train" schema "schema accepts" \
-  "schema sample" "schema bench" respond chat; do
+  "schema sample" "schema bench" respond chat train; do
   # shellcheck disable=SC2086
   if "$afm" $cmd --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
 done

@@ -59,7 +59,8 @@ torch_model import_model(const std::string& path, torch::Dtype type) {
   return m;
 }
 
-void export_model(const torch_model& m, const std::string& path, dtype type, thread_pool& pool) {
+void export_model(const torch_model& m, const std::string& path, dtype type, thread_pool& pool,
+                  const std::function<void(gguf_writer&)>& metadata) {
   const architecture* arch = find_architecture(m.cfg.arch);
   if (!arch) fail("train: unknown architecture '", m.cfg.arch, "'");
   std::vector<torch::Tensor> data;  // f32, contiguous, in the architecture's order
@@ -70,11 +71,14 @@ void export_model(const torch_model& m, const std::string& path, dtype type, thr
            torch::IntArrayRef(torch_shape(s.ne)));
     data.push_back(t.detach().to(torch::kCPU, torch::kFloat32).contiguous());
   }
-  write_model_file(m.cfg, type, path, pool, [&](size_t i, size_t r, float* dst) {
-    const int64_t cols = data[i].size(-1);
-    std::memcpy(dst, data[i].data_ptr<float>() + static_cast<int64_t>(r) * cols,
-                static_cast<size_t>(cols) * sizeof(float));
-  });
+  write_model_file(
+      m.cfg, type, path, pool,
+      [&](size_t i, size_t r, float* dst) {
+        const int64_t cols = data[i].size(-1);
+        std::memcpy(dst, data[i].data_ptr<float>() + static_cast<int64_t>(r) * cols,
+                    static_cast<size_t>(cols) * sizeof(float));
+      },
+      {}, metadata);
 }
 
 torch::Tensor forward(const torch_model& m, const torch::Tensor& tokens) {

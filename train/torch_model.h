@@ -10,11 +10,13 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "afm/dtype.h"
+#include "afm/gguf.h"
 #include "afm/model.h"
 #include "afm/thread_pool.h"
 
@@ -32,8 +34,10 @@ struct torch_model {
 
 // Reads a model file; tensors come out as `type` (f32 or f64), with requires_grad set.
 torch_model import_model(const std::string& path, torch::Dtype type = torch::kFloat32);
-// Writes the runtime's model file: weights encoded as `type`, norm gains as f32.
-void export_model(const torch_model& m, const std::string& path, dtype type, thread_pool& pool);
+// Writes the runtime's model file: weights encoded as `type`, norm gains as f32; `metadata` may
+// add keys (a tokenizer's vocabulary).
+void export_model(const torch_model& m, const std::string& path, dtype type, thread_pool& pool,
+                  const std::function<void(gguf_writer&)>& metadata = {});
 
 // Logits [S][n_vocab] of every position of one sequence of token ids ([S], int64), every layer
 // at every position (the runtime's logits_mode::all).

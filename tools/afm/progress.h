@@ -12,7 +12,8 @@ class progress_bar {
  public:
   explicit progress_bar(std::string label) : label_(std::move(label)), tty_(isatty(2) != 0) {}
 
-  void update(size_t done, size_t total) {
+  // `suffix` (may be null) follows the bar: a loss, a rate.
+  void update(size_t done, size_t total, const char* suffix = nullptr) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
@@ -21,10 +22,10 @@ class progress_bar {
     last_pct_ = pct;
     const int width = 30, filled = static_cast<int>(frac * width);
     const double eta = frac > 0 ? elapsed / frac - elapsed : 0.0;
-    std::fprintf(stderr, "%s%s [%.*s%*s] %3d%% %zu/%zu  %.1fs elapsed, ETA %.1fs%s",
+    std::fprintf(stderr, "%s%s [%.*s%*s] %3d%% %zu/%zu  %.1fs elapsed, ETA %.1fs%s%s%s",
                  tty_ ? "\r" : "", label_.c_str(), filled, "##############################",
-                 width - filled, "", pct, done, total, elapsed, eta,
-                 tty_ && done != total ? "" : "\n");
+                 width - filled, "", pct, done, total, elapsed, eta, suffix ? "  " : "",
+                 suffix ? suffix : "", tty_ && done != total ? "" : "\n");
     std::fflush(stderr);
   }
 

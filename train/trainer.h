@@ -1,0 +1,47 @@
+// The trainer: AdamW with linear warmup and cosine decay, gradient clipping, next-token
+// cross-entropy over packed sequences, checkpoints that resume bit for bit, a CSV log and a
+// loss-curve SVG. One process; data parallelism comes later (see docs/training.md).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "train/data.h"
+#include "train/torch_model.h"
+
+namespace afm::train {
+
+struct train_options {
+  int64_t steps = 100;
+  int64_t batch = 8;  // sequences per optimizer step
+  double lr = 3e-3, min_lr = 3e-4;
+  int64_t warmup = 10;  // steps of linear warmup, then cosine decay to min_lr at `steps`
+  double weight_decay = 0.1;
+  double clip = 1.0;             // max global gradient norm (0: none)
+  int64_t checkpoint_every = 0;  // also at the end; 0: only at the end
+  int64_t stop_at = 0;           // stop (with a checkpoint) after this step; 0: at `steps`
+  std::string out_dir;           // checkpoint/, log.csv and loss.svg go here
+};
+
+struct step_report {
+  int64_t step = 0, steps = 0;  // step just done (1-based)
+  double loss = 0, lr = 0, grad_norm = 0, tokens = 0, tokens_per_s = 0, elapsed_s = 0;
+};
+
+// The learning rate after `step` optimizer steps.
+double learning_rate(const train_options& o, int64_t step);
+
+// Trains m until o.steps, resuming from o.out_dir/checkpoint if it holds one (the weights,
+// optimizer moments, step, data cursor and token count), else from m as it is. Calls on_step
+// after every step.
+void train(torch_model& m, sequence_loader& data, const train_options& o,
+           const std::function<void(const step_report&)>& on_step = {});
+
+// Mean next-token cross-entropy over at most max_sequences sequences of a stream (in order).
+double mean_loss(const torch_model& m, const std::vector<int32_t>& stream, size_t seq_len,
+                 size_t max_sequences);
+
+// Draws log.csv's loss column as an SVG line chart.
+void write_loss_svg(const std::string& csv_path, const std::string& svg_path);
+
+}  // namespace afm::train
