@@ -28,7 +28,6 @@ kv_cache::kv_cache(const architecture& arch, const model_config& c, size_t cap, 
     views[i] = {buffers_[buffers_.size() - 2].get(), buffers_.back().get(), n_slots, window};
     bytes += 2 * per_cache * sizeof(float);
     bytes_per_token += 2 * row * sizeof(float);
-    if (!window) bytes_per_token_full += 2 * row * sizeof(float);
   }
   for (size_t i = 0; i < slots.size(); ++i) {
     const size_t src = static_cast<size_t>(slots[i].source);

@@ -20,10 +20,8 @@ struct kv_cache {
   std::vector<kv_view> views;  // one per kv_slot
   size_t capacity = 0;
   size_t bytes = 0;  // allocated
-  // K and V bytes one more position adds, while every ring buffer has yet to wrap (the full
-  // caches' share alone once they have).
+  // K and V bytes one more position adds while every ring buffer has yet to wrap.
   size_t bytes_per_token = 0;
-  size_t bytes_per_token_full = 0;  // the full (non-window) caches' share
 
   // True if the sequence can be cut from `pos` positions back to `n` and continued exactly:
   // every ring buffer must still hold the window before position n.

@@ -69,7 +69,6 @@ class engine {
   // Barriers of the thread pool that the track-parallel execution shares between tracks (or of
   // the only pool, in layer-parallel execution) since the engine was made: synchronizations.
   uint64_t synchronizations() const { return pool_.loops_run(); }
-  execution exec() const { return exec_; }
   // Floating-point operations of every forward pass run so far (benchmarks).
   double flops() const { return flops_; }
   thread_pool& pool() { return pool_; }
