@@ -19,7 +19,10 @@ void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, siz
     // nothing is packed (gemm's panels cost as much for 2 tokens as for 200).
     static thread_local std::vector<uint8_t> act_buf;
     const size_t ab = f.act_bytes ? f.act_bytes(cols) : 0;
-    std::vector<const void*> acts(n);
+    static thread_local std::vector<const void*> act_list;
+    act_list.resize(n);
+    // Workers see their own thread_local objects: they read this thread's list by pointer.
+    const void** acts = act_list.data();
     if (ab) act_buf.resize(n * ab);
     for (size_t t = 0; t < n; ++t) {
       if (ab) {

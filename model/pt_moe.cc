@@ -116,20 +116,19 @@ track_buffers carve(const model_config& c, size_t n, arena& s) {
   return b;
 }
 
-// dst = in + sum over tracks u of (out_u - in), rows [r0, r1): the all-reduce of the combine.
-void combine_rows(const float* in, const std::vector<track_buffers>& tb, int slot, float* dst,
-                  size_t d, size_t r0, size_t r1) {
-  std::vector<const float*> outs;
-  for (const track_buffers& u : tb) outs.push_back(u.w[slot]);
-  pt_moe::combine(in, outs.data(), outs.size(), dst, r0 * d, r1 * d);
-}
-
 struct pass {
   const model& m;
   const forward_args& a;
   forward_context& ctx;
   const float* x0;  // the embedded input: block 0's input for every track
   std::vector<track_buffers> tb;
+  std::vector<const float*> outs[2];  // [slot][track]: tb[t].w[slot]
+
+  // dst = in + sum over tracks of (their `slot` stream - in), rows [r0, r1): the combine.
+  void combine_rows(const float* in, int slot, float* dst, size_t r0, size_t r1) const {
+    const size_t d = static_cast<size_t>(m.cfg.d_model);
+    pt_moe::combine(in, outs[slot].data(), outs[slot].size(), dst, r0 * d, r1 * d);
+  }
 
   // Track t's block `blk`: combine the previous block's outputs into the track's input, then run
   // its D layers on a copy. Touches only track t's buffers, KV caches and expert counters.
@@ -141,7 +140,7 @@ struct pass {
     if (blk > 0) {
       const float* prev_in = blk == 1 ? x0 : b.in;  // identical in every track
       pool.parallel_for(n, 4, [&](size_t r0, size_t r1) {
-        combine_rows(prev_in, tb, static_cast<int>((blk - 1) % 2), b.in, d, r0, r1);
+        combine_rows(prev_in, static_cast<int>((blk - 1) % 2), b.in, r0, r1);
       });
       in = b.in;
     }
@@ -212,8 +211,10 @@ void forward(const model& m, const forward_args& a, forward_context& ctx) {
   s.reset();
   const size_t n = a.n, d = static_cast<size_t>(c.d_model);
   float* x0 = s.alloc<float>(n * d);
-  pass p{m, a, ctx, x0, {}};
+  pass p{m, a, ctx, x0, {}, {}};
   for (int64_t t = 0; t < c.n_tracks; ++t) p.tb.push_back(carve(c, n, s));
+  for (int slot = 0; slot < 2; ++slot)
+    for (const track_buffers& b : p.tb) p.outs[slot].push_back(b.w[slot]);
   blocks::embed(m.tok_embd, a.tokens, n, x0, ctx.pool);
   const int64_t blocks_n = c.n_layers / c.track_block_depth;
   for (int64_t blk = 0; blk < blocks_n; ++blk) p.run_block(blk);
@@ -223,7 +224,7 @@ void forward(const model& m, const forward_args& a, forward_context& ctx) {
   const float* last_in = blocks_n == 1 ? x0 : p.tb[0].in;
   const track_buffers& t0 = p.tb[0];
   ctx.pool.parallel_for(rows, 4, [&](size_t b, size_t e) {
-    combine_rows(last_in, p.tb, static_cast<int>((blocks_n - 1) % 2), x0, d, r0 + b, r0 + e);
+    p.combine_rows(last_in, static_cast<int>((blocks_n - 1) % 2), x0, r0 + b, r0 + e);
   });
   blocks::rms_norm_rows(x0 + r0 * d, m.output_norm, t0.ls.xn, rows, d, c.rms_eps, ctx.pool);
   formats::matmul(m.output, t0.ls.xn, d, rows, a.logits, static_cast<size_t>(c.n_vocab), ctx.pool);

@@ -117,13 +117,9 @@ void add_bench(CLI::App& app) {
   c->add_option("--reps", o->reps, "Repeat prefill and decode, keep the best")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  c->add_option_function<std::string>(
-       "--execution",
-       [o](const std::string& v) {
-         o->exec = v == "layer" ? execution::layer_parallel : execution::track_parallel;
-       },
-       "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)")
-      ->check(CLI::IsMember({"track", "layer"}));
+  add_execution_option(
+      c, [o](execution v) { o->exec = v; },
+      "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)");
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
   c->add_flag("--no-probe", o->no_probe, "Skip measuring the read bandwidth and FMA peak");
   c->callback([o] {

@@ -1,6 +1,7 @@
 // The afm subcommands: each file in tools/afm/ adds one to the command line.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -10,15 +11,22 @@
 namespace afm::cli {
 
 // --execution track|layer: how a model with parallel tracks (PT-MoE) uses the threads.
-inline void add_execution_option(CLI::App* c, execution& e) {
-  c->add_option_function<std::string>(
-       "--execution",
-       [&e](const std::string& v) {
-         e = v == "layer" ? execution::layer_parallel : execution::track_parallel;
-       },
-       "PT-MoE models: 'track' (default) runs tracks concurrently, meeting once per track\n"
-       "block; 'layer' is the tensor-parallel baseline, meeting twice per layer")
+inline CLI::Option* add_execution_option(CLI::App* c, std::function<void(execution)> set,
+                                         const std::string& help) {
+  return c
+      ->add_option_function<std::string>(
+          "--execution",
+          [set](const std::string& v) {
+            set(v == "layer" ? execution::layer_parallel : execution::track_parallel);
+          },
+          help)
       ->check(CLI::IsMember({"track", "layer"}));
+}
+inline void add_execution_option(CLI::App* c, execution& e) {
+  add_execution_option(
+      c, [&e](execution v) { e = v; },
+      "PT-MoE models: 'track' (default) runs tracks concurrently, meeting once per track\n"
+      "block; 'layer' is the tensor-parallel baseline, meeting twice per layer");
 }
 
 void add_create(CLI::App& app);
