@@ -12,22 +12,7 @@
 #include <string>
 
 #include "afm/session.h"
-
-struct calendar_event {
-  std::string title;
-  std::string date;  // ISO 8601
-  std::optional<std::string> time;
-  std::optional<std::string> location;
-};
-
-AFM_GENERABLE(
-    calendar_event, "An event found on a flyer",
-    AFM_FIELD(title, "The event's name", afm::guides::pattern("^.{1,40}$")),
-    AFM_FIELD(date, "The day, as YYYY-MM-DD",
-              afm::guides::pattern("^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")),
-    AFM_FIELD(time, "Start time, as HH:MM",
-              afm::guides::pattern("^([01][0-9]|2[0-3]):[0-5][0-9]$")),
-    AFM_FIELD(location, "Where it takes place", afm::guides::pattern("^.{1,60}$")));
+#include "examples/calendar_event.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -35,7 +20,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string flyer =
-      "JAZZ IN THE PARK! Saturday June 14th 2025, 7:30 pm at Riverside Bandstand. Free entry, "
+      "Summer Jazz Night! Saturday, June 14th 2025, 7:30 pm at Riverside Bandstand. Free entry, "
       "bring a blanket.";
   if (argc > 2) {
     std::ifstream in(argv[2]);

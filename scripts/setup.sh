@@ -8,6 +8,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch python3-jsonschema python3-rfc3987
   libtorch-dev  # train/ (optional for the runtime; built and tested where present)
+  libgloo-dev   # headers of the Gloo backend compiled into libtorch (data-parallel training)
+  # Debian's libtorch calls the reference BLAS unless an optimised one is installed: OpenBLAS
+  # (OpenMP build, like libtorch) makes training ~15x faster here.
+  libopenblas0-openmp
+  # The default model's training text (scripts/prepare-corpus.sh, models/README.md).
+  dict-gcide wordnet-base fortunes fortunes-min gnu-standards
 )
 # Node runs the tokenizer tests' reference encoder; this image's nodejs (with npm) may come from
 # outside Debian, so install Debian's only when there is no node at all.

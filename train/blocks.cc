@@ -9,7 +9,7 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
 }
 
 torch::Tensor rope(const torch::Tensor& x, const model_config& c) {
-  const int64_t S = x.size(0), hd = x.size(2), half = hd / 2;
+  const int64_t S = x.size(-3), hd = x.size(-1), half = hd / 2;
   // Angles in double, rounded to x's type: the runtime's tables (model/load.cc) do the same.
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   const torch::Tensor theta =
@@ -19,26 +19,27 @@ torch::Tensor rope(const torch::Tensor& x, const model_config& c) {
   const torch::Tensor sin = torch::sin(ang).to(x.scalar_type()).unsqueeze(1);
   torch::Tensor a, b;
   if (c.rope == rope_style::half) {
-    a = x.narrow(2, 0, half);
-    b = x.narrow(2, half, half);
-    return torch::cat({a * cos - b * sin, a * sin + b * cos}, 2);
+    a = x.narrow(-1, 0, half);
+    b = x.narrow(-1, half, half);
+    return torch::cat({a * cos - b * sin, a * sin + b * cos}, -1);
   }
-  const torch::Tensor pairs = x.view({S, x.size(1), half, 2});
-  a = pairs.select(3, 0);
-  b = pairs.select(3, 1);
-  return torch::stack({a * cos - b * sin, a * sin + b * cos}, 3).view_as(x);
+  const torch::Tensor pairs = x.unflatten(-1, {half, 2});
+  a = pairs.select(-1, 0);
+  b = pairs.select(-1, 1);
+  return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).view_as(x);
 }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         int64_t window) {
-  const int64_t S = q.size(0), H = q.size(1), hd = q.size(2), group = H / k.size(1);
-  const torch::Tensor kk = k.repeat_interleave(group, 1), vv = v.repeat_interleave(group, 1);
-  torch::Tensor s = torch::einsum("qhd,khd->hqk", {q, kk}) / std::sqrt(static_cast<double>(hd));
+  const int64_t S = q.size(-3), H = q.size(-2), hd = q.size(-1), group = H / k.size(-2);
+  const torch::Tensor kk = k.repeat_interleave(group, -2), vv = v.repeat_interleave(group, -2);
+  torch::Tensor s =
+      torch::einsum("...qhd,...khd->...hqk", {q, kk}) / std::sqrt(static_cast<double>(hd));
   const torch::Tensor i = torch::arange(S).unsqueeze(1), j = torch::arange(S).unsqueeze(0);
   torch::Tensor hidden = j > i;
   if (window > 0) hidden = hidden.logical_or(j <= i - window);
   s = s.masked_fill(hidden, -std::numeric_limits<double>::infinity());
-  return torch::einsum("hqk,khd->qhd", {torch::softmax(s, -1), vv}).reshape({S, H * hd});
+  return torch::einsum("...hqk,...khd->...qhd", {torch::softmax(s, -1), vv}).flatten(-2);
 }
 
 torch::Tensor swiglu(const torch::Tensor& x, const torch::Tensor& gate, const torch::Tensor& up,
@@ -47,8 +48,9 @@ torch::Tensor swiglu(const torch::Tensor& x, const torch::Tensor& gate, const to
                        down.t());
 }
 
-torch::Tensor moe(const torch::Tensor& x, const torch::Tensor& router, const torch::Tensor& gate,
+torch::Tensor moe(const torch::Tensor& x_in, const torch::Tensor& router, const torch::Tensor& gate,
                   const torch::Tensor& up, const torch::Tensor& down, const model_config& c) {
+  const torch::Tensor x = x_in.flatten(0, -2);  // every position of every sequence: one row
   const int64_t S = x.size(0), k = c.n_experts_used;
   const torch::Tensor probs = torch::softmax(torch::matmul(x, router.t()), -1);
   auto [weights, chosen] = probs.topk(k, -1);
@@ -64,7 +66,7 @@ torch::Tensor moe(const torch::Tensor& x, const torch::Tensor& router, const tor
     const torch::Tensor y = swiglu(x.index_select(0, rows), gate[e], up[e], down[e]);
     out = out.index_add(0, rows, y * flat_weight.index_select(0, pick));
   }
-  return out;
+  return out.view_as(x_in);
 }
 
 }  // namespace afm::train::blocks

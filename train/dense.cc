@@ -10,19 +10,18 @@ namespace afm::train {
 
 torch::Tensor forward_dense(const torch_model& m, const torch::Tensor& tokens) {
   const model_config& c = m.cfg;
-  const int64_t S = tokens.size(0);
-  torch::Tensor x = m.at("token_embd.weight").index_select(0, tokens);
+  torch::Tensor x = torch::embedding(m.at("token_embd.weight"), tokens);
   std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> kv;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     auto W = [&](const char* name) -> const torch::Tensor& { return m.at(p + name + ".weight"); };
     torch::Tensor h = blocks::rms_norm(x, W("attn_norm"), c.rms_eps);
     const torch::Tensor q =
-        blocks::rope(torch::matmul(h, W("attn_q").t()).view({S, c.n_heads, c.head_dim}), c);
+        blocks::rope(torch::matmul(h, W("attn_q").t()).unflatten(-1, {c.n_heads, c.head_dim}), c);
     if (c.owns_kv(l)) {
-      kv[l] = {
-          blocks::rope(torch::matmul(h, W("attn_k").t()).view({S, c.n_kv_heads, c.head_dim}), c),
-          torch::matmul(h, W("attn_v").t()).view({S, c.n_kv_heads, c.head_dim})};
+      kv[l] = {blocks::rope(
+                   torch::matmul(h, W("attn_k").t()).unflatten(-1, {c.n_kv_heads, c.head_dim}), c),
+               torch::matmul(h, W("attn_v").t()).unflatten(-1, {c.n_kv_heads, c.head_dim})};
     }
     const auto& [k, v] = kv.at(c.kv_source[static_cast<size_t>(l)]);
     x = x + torch::matmul(blocks::attention(q, k, v, 0), W("attn_output").t());

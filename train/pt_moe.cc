@@ -9,8 +9,7 @@ namespace afm::train {
 
 torch::Tensor forward_pt_moe(const torch_model& m, const torch::Tensor& tokens) {
   const model_config& c = m.cfg;
-  const int64_t S = tokens.size(0);
-  torch::Tensor x = m.at("token_embd.weight").index_select(0, tokens);
+  torch::Tensor x = torch::embedding(m.at("token_embd.weight"), tokens);
   for (int64_t blk = 0; blk < c.n_layers / c.track_block_depth; ++blk) {
     torch::Tensor update = torch::zeros_like(x);
     for (int64_t t = 0; t < c.n_tracks; ++t) {
@@ -21,10 +20,11 @@ torch::Tensor forward_pt_moe(const torch_model& m, const torch::Tensor& tokens) 
           return m.at(p + name + ".weight");
         };
         torch::Tensor h = blocks::rms_norm(y, W("attn_norm"), c.rms_eps);
-        torch::Tensor q = torch::matmul(h, W("attn_q").t()).view({S, c.n_heads, c.head_dim});
-        torch::Tensor k = torch::matmul(h, W("attn_k").t()).view({S, c.n_kv_heads, c.head_dim});
+        torch::Tensor q = torch::matmul(h, W("attn_q").t()).unflatten(-1, {c.n_heads, c.head_dim});
+        torch::Tensor k =
+            torch::matmul(h, W("attn_k").t()).unflatten(-1, {c.n_kv_heads, c.head_dim});
         const torch::Tensor v =
-            torch::matmul(h, W("attn_v").t()).view({S, c.n_kv_heads, c.head_dim});
+            torch::matmul(h, W("attn_v").t()).unflatten(-1, {c.n_kv_heads, c.head_dim});
         if (!c.is_global(l)) {
           q = blocks::rope(q, c);
           k = blocks::rope(k, c);

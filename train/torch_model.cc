@@ -82,8 +82,13 @@ void export_model(const torch_model& m, const std::string& path, dtype type, thr
 }
 
 torch::Tensor forward(const torch_model& m, const torch::Tensor& tokens) {
-  for (const forward_entry& f : kForwards)
-    if (m.cfg.arch == f.arch) return f.forward(m, tokens);
+  if (tokens.dim() != 1 && tokens.dim() != 2)
+    fail("train: forward takes [S] or [B, S] token ids, not ", tokens.sizes());
+  for (const forward_entry& f : kForwards) {
+    if (m.cfg.arch != f.arch) continue;
+    if (tokens.dim() == 2) return f.forward(m, tokens);
+    return f.forward(m, tokens.unsqueeze(0)).squeeze(0);
+  }
   fail("train: no libtorch forward pass for architecture '", m.cfg.arch, "'");
 }
 

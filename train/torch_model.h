@@ -40,7 +40,8 @@ void export_model(const torch_model& m, const std::string& path, dtype type, thr
                   const std::function<void(gguf_writer&)>& metadata = {});
 
 // Logits [S][n_vocab] of every position of one sequence of token ids ([S], int64), every layer
-// at every position (the runtime's logits_mode::all).
+// at every position (the runtime's logits_mode::all); or [B][S][n_vocab] for a batch of B
+// independent sequences ([B][S]).
 torch::Tensor forward(const torch_model& m, const torch::Tensor& tokens);
 
 }  // namespace afm::train

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <ATen/autocast_mode.h>
 #include <nlohmann/json.hpp>
 
 #include "afm/error.h"
@@ -15,10 +16,63 @@ namespace {
 
 namespace fs = std::filesystem;
 
-torch::Tensor sequence_loss(const torch_model& m, const torch::Tensor& seq) {
-  const int64_t S = seq.size(0) - 1;
-  const torch::Tensor logits = forward(m, seq.slice(0, 0, S));
-  return torch::nn::functional::cross_entropy(logits, seq.slice(0, 1));
+// The next-token loss of a batch's rows, summed over the counted targets: cross-entropy, mixed
+// with the KL divergence to a teacher's distribution when o has a teacher.
+torch::Tensor summed_loss(const torch_model& m, const torch::Tensor& tokens,
+                          const torch::Tensor& counts, const train_options* o = nullptr) {
+  const int64_t S = tokens.size(1) - 1;
+  const torch::Tensor inputs = tokens.slice(1, 0, S);
+  const torch::Tensor logits = forward(m, inputs).to(torch::kFloat32).flatten(0, 1);
+  torch::Tensor loss = torch::nn::functional::cross_entropy(
+      logits, tokens.slice(1, 1).flatten(),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  if (o && o->teacher) {
+    torch::Tensor teacher;
+    {
+      torch::NoGradGuard no_grad;
+      teacher = forward(*o->teacher, inputs).to(torch::kFloat32).flatten(0, 1);
+    }
+    const double T = o->distill_temperature, a = o->distill_alpha;
+    const torch::Tensor log_t = torch::log_softmax(teacher / T, -1);
+    const torch::Tensor kl = (log_t.exp() * (log_t - torch::log_softmax(logits / T, -1))).sum(-1);
+    loss = a * T * T * kl + (1.0 - a) * loss;
+  }
+  return (loss * counts.slice(1, 1).flatten()).sum();
+}
+
+// CPU autocast to bfloat16 while it lives.
+struct autocast_scope {
+  bool on;
+  explicit autocast_scope(bool enable) : on(enable) {
+    if (!on) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~autocast_scope() {
+    if (!on) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+};
+
+// Sums every gradient over the ranks in one collective call (a parameter a rank's rows did not
+// reach, such as an idle expert, contributes zeros).
+void all_reduce_gradients(const std::vector<torch::Tensor>& params, const collective& comm) {
+  std::vector<torch::Tensor> flat;
+  for (const torch::Tensor& p : params)
+    flat.push_back(p.grad().defined() ? p.grad().flatten() : torch::zeros({p.numel()}));
+  torch::Tensor all = torch::cat(flat);
+  comm.all_reduce_sum(all);
+  int64_t at = 0;
+  for (const torch::Tensor& p : params) {
+    torch::Tensor g = all.slice(0, at, at + p.numel()).view_as(p);
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(g);
+    } else {
+      p.mutable_grad() = g.clone();
+    }
+    at += p.numel();
+  }
 }
 
 struct checkpoint_paths {
@@ -42,8 +96,9 @@ double learning_rate(const train_options& o, int64_t step) {
 void train(torch_model& m, sequence_loader& data, const train_options& o,
            const std::function<void(const step_report&)>& on_step) {
   if (o.out_dir.empty()) fail("train: no output directory");
+  const int rank = o.comm ? o.comm->rank : 0, ranks = o.comm ? o.comm->size : 1;
   const checkpoint_paths ck(o.out_dir);
-  fs::create_directories(ck.dir);
+  if (rank == 0) fs::create_directories(ck.dir);
   int64_t step = 0;
   double tokens = 0;
   if (fs::exists(ck.state)) {  // resume: weights before the optimizer is built over them
@@ -67,18 +122,22 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
   // The log keeps the rows up to the resumed step, so a resumed run's log reads as one run.
   const fs::path log_path = fs::path(o.out_dir) / "log.csv";
   std::vector<std::string> kept;
-  if (step > 0 && fs::exists(log_path)) {
+  if (rank == 0 && step > 0 && fs::exists(log_path)) {
     std::ifstream in(log_path);
     std::string line;
     std::getline(in, line);  // header
     while (std::getline(in, line))
       if (std::stoll(line.substr(0, line.find(','))) <= step) kept.push_back(line);
   }
-  std::ofstream log(log_path, std::ios::trunc);
-  log << "step,tokens,loss,lr,grad_norm,tokens_per_s,elapsed_s\n";
-  for (const std::string& l : kept) log << l << "\n";
+  std::ofstream log;
+  if (rank == 0) {
+    log.open(log_path, std::ios::trunc);
+    log << "step,tokens,loss,lr,grad_norm,tokens_per_s,elapsed_s\n";
+    for (const std::string& l : kept) log << l << "\n";
+  }
 
   auto save = [&] {
+    if (rank != 0) return;
     torch::save(m.parameters(), ck.weights.string());
     torch::save(opt, ck.optimizer.string());
     const auto c = data.position();
@@ -95,18 +154,35 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
     const double lr = learning_rate(o, step);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     opt.zero_grad();
-    const torch::Tensor batch = data.next_batch(static_cast<size_t>(o.batch));
-    double loss = 0;
-    for (int64_t b = 0; b < o.batch; ++b) {  // gradient accumulation over the batch
-      torch::Tensor l = sequence_loss(m, batch[b]) / static_cast<double>(o.batch);
+    // Every rank reads the whole global batch (the same on all) and runs rows rank, rank +
+    // ranks, ...; losses are divided by the global count of targets, so summing gradients over
+    // ranks gives the one-process gradient.
+    const batch b = data.next_batch(static_cast<size_t>(o.batch));
+    const double targets = b.counts.slice(1, 1).sum().item<double>();
+    const torch::Tensor mine = torch::arange(rank, o.batch, ranks);
+    const int64_t micro = o.micro_batch > 0 ? o.micro_batch : mine.numel();
+    torch::Tensor loss_sum = torch::zeros({1}, torch::kFloat64);
+    for (int64_t at = 0; at < mine.numel() && targets > 0; at += micro) {
+      const torch::Tensor rows = mine.slice(0, at, std::min(at + micro, mine.numel()));
+      torch::Tensor l;
+      {
+        autocast_scope autocast(o.bf16);
+        l = summed_loss(m, b.tokens.index_select(0, rows), b.counts.index_select(0, rows), &o) /
+            targets;
+      }
       l.backward();
-      loss += l.item<double>();
+      loss_sum += l.item<double>();
     }
+    if (o.comm) {
+      all_reduce_gradients(params, *o.comm);
+      o.comm->all_reduce_sum(loss_sum);
+    }
+    const double loss = loss_sum.item<double>();
     const double norm = o.clip > 0 ? torch::nn::utils::clip_grad_norm_(params, o.clip)
                                    : torch::nn::utils::clip_grad_norm_(params, 1e30);
     opt.step();
     ++step;
-    const double n_tok = static_cast<double>(o.batch * (batch.size(1) - 1));
+    const double n_tok = static_cast<double>(o.batch * (b.tokens.size(1) - 1));
     tokens += n_tok;
     run_tokens += n_tok;
     step_report r;
@@ -118,26 +194,35 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
     r.tokens = tokens;
     r.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.tokens_per_s = run_tokens / std::max(r.elapsed_s, 1e-9);
-    log << step << ',' << tokens << ',' << loss << ',' << lr << ',' << norm << ',' << r.tokens_per_s
-        << ',' << r.elapsed_s << "\n";
-    log.flush();
+    if (rank == 0) {
+      log << step << ',' << tokens << ',' << loss << ',' << lr << ',' << norm << ','
+          << r.tokens_per_s << ',' << r.elapsed_s << "\n";
+      log.flush();
+    }
     if (on_step) on_step(r);
     if (step == last || (o.checkpoint_every > 0 && step % o.checkpoint_every == 0)) save();
   }
 }
 
-double mean_loss(const torch_model& m, const std::vector<int32_t>& stream, size_t seq_len,
+double mean_loss(const torch_model& m, const token_stream& stream, size_t seq_len,
                  size_t max_sequences) {
   torch::NoGradGuard no_grad;
-  const size_t n = std::min(max_sequences, stream.size() / (seq_len + 1));
-  if (n == 0) fail("train: too few held-out tokens (", stream.size(), ") for one sequence");
-  double total = 0;
-  for (size_t i = 0; i < n; ++i) {
-    std::vector<int64_t> seq(stream.begin() + static_cast<long>(i * (seq_len + 1)),
-                             stream.begin() + static_cast<long>((i + 1) * (seq_len + 1)));
-    total += sequence_loss(m, torch::tensor(seq, torch::kInt64)).item<double>();
+  const size_t n = std::min(max_sequences, stream.tokens.size() / (seq_len + 1));
+  if (n == 0) fail("train: too few held-out tokens (", stream.tokens.size(), ") for one sequence");
+  double total = 0, targets = 0;
+  for (size_t i = 0; i < n; i += 8) {  // 8 sequences per forward pass
+    const size_t rows = std::min<size_t>(8, n - i);
+    const auto first = static_cast<long>(i * (seq_len + 1));
+    const auto last = static_cast<long>((i + rows) * (seq_len + 1));
+    const std::vector<int64_t> ids(stream.tokens.begin() + first, stream.tokens.begin() + last);
+    const std::vector<float> counts(stream.counts.begin() + first, stream.counts.begin() + last);
+    const int64_t R = static_cast<int64_t>(rows), W = static_cast<int64_t>(seq_len + 1);
+    const torch::Tensor c = torch::tensor(counts).view({R, W});
+    total += summed_loss(m, torch::tensor(ids, torch::kInt64).view({R, W}), c).item<double>();
+    targets += c.slice(1, 1).sum().item<double>();
   }
-  return total / static_cast<double>(n);
+  if (targets == 0) fail("train: the held-out sequences have no counted tokens");
+  return total / targets;
 }
 
 void write_loss_svg(const std::string& csv_path, const std::string& svg_path) {

@@ -39,5 +39,6 @@ void add_schema(CLI::App& app);     // schema accepts | sample | bench
 void add_respond(CLI::App& app);    // respond
 void add_chat(CLI::App& app);       // chat
 void add_train(CLI::App& app);      // train (train.cc with libtorch; without, an error saying so)
+void add_eval(CLI::App& app);       // eval (synthetic-task accuracy through sessions)
 
 }  // namespace afm::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   afm::cli::add_respond(app);
   afm::cli::add_chat(app);
   afm::cli::add_train(app);
+  afm::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

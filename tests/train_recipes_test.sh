@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The other recipes end to end on tiny configs, and data parallelism:
+#   - 2 ranks (c10d, Gloo, 127.0.0.1) and 1 rank with the same global batch give the same losses;
+#   - sft fine-tunes a pre-trained model on the synthetic chat tasks, and afm eval scores it;
+#   - upcycle turns it into a PT-MoE model that the runtime runs;
+#   - distill trains a fresh student from that MoE teacher; with alpha = 1 and the student
+#     starting as its own teacher, the first loss (pure KL) is zero.
+set -u
+afm=$1
+recipes=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+pass=0
+fail=0
+ok() { echo "PASS: $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+loss() { awk -F, -v s="$2" '$1 == s { print $3 }' "$1/log.csv"; }
+close() { /usr/bin/python3 -c 'import sys; a, b, t = map(float, sys.argv[1:]); sys.exit(0 if abs(a - b) <= t * max(abs(a), 1e-9) else 1)' "$@"; }
+falls() { /usr/bin/python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if b < a else 1)' "$@"; }
+
+pre=$recipes/pretrain-tiny.json
+"$afm" train "$pre" --out "$dir/one" --steps 4 --threads 1 2>"$dir/one.err" || { bad "1-rank run"; cat "$dir/one.err"; }
+"$afm" train "$pre" --out "$dir/two" --steps 4 --threads 1 --nproc 2 2>"$dir/two.err" || { bad "2-rank run"; cat "$dir/two.err"; }
+for s in 1 2 3 4; do
+  a=$(loss "$dir/one" $s)
+  b=$(loss "$dir/two" $s)
+  [ -n "$a" ] && [ -n "$b" ] && close "$a" "$b" 1e-4 && ok "step $s: 2 ranks $b = 1 rank $a" || bad "step $s: 2 ranks '$b' vs 1 rank '$a'"
+done
+grep -q '"ranks": 2' "$dir/two/summary.json" && ok "summary records 2 ranks" || bad "summary ranks"
+err=$("$afm" train "$pre" --out "$dir/x" --nproc 2 --world-size 2 2>&1 >/dev/null)
+[ $? -ne 0 ] && grep -q "not both" <<<"$err" && ok "--nproc with --world-size is refused" || bad "--nproc with --world-size ($err)"
+
+# A pre-trained base for the other recipes.
+"$afm" train "$pre" --out "$dir/base" --steps 16 --threads 1 2>/dev/null || bad "pretrain base"
+base=$dir/base/model.gguf
+
+"$afm" train "$recipes/sft-tiny.json" --init "$base" --out "$dir/sft" --steps 12 --threads 1 2>"$dir/sft.err" \
+  && ok "sft runs" || { bad "sft runs"; cat "$dir/sft.err"; }
+falls "$(loss "$dir/sft" 1)" "$(loss "$dir/sft" 12)" && ok "sft response loss falls ($(loss "$dir/sft" 1) -> $(loss "$dir/sft" 12))" || bad "sft loss does not fall"
+out=$("$afm" eval -m "$dir/sft/model.gguf" -n 2 --exclude-per-task 40 --threads 1 2>/dev/null)
+grep -q "^event " <<<"$out" && grep -q "^tool " <<<"$out" && grep -q "^summary " <<<"$out" \
+  && ok "afm eval scores every task" || bad "afm eval ($out)"
+err=$("$afm" train "$recipes/sft-tiny.json" --init /nonexistent.gguf --out "$dir/y" 2>&1 >/dev/null)
+[ $? -ne 0 ] && grep -q "nonexistent" <<<"$err" && ok "sft with a missing init model" || bad "missing init ($err)"
+
+"$afm" train "$recipes/upcycle-tiny.json" --init "$base" --out "$dir/up" --steps 6 --threads 1 2>"$dir/up.err" \
+  && ok "upcycle runs" || { bad "upcycle runs"; cat "$dir/up.err"; }
+"$afm" bench -m "$dir/up/model.gguf" -p 16 -n 4 --no-probe --threads 1 2>&1 | grep -q "afm-pt-moe" \
+  && ok "the upcycled model is a PT-MoE model the runtime runs" || bad "upcycled model does not run as PT-MoE"
+
+"$afm" train "$recipes/distill-tiny.json" --teacher "$dir/up/model.gguf" --out "$dir/di" --steps 10 --threads 1 2>"$dir/di.err" \
+  && ok "distill runs" || { bad "distill runs"; cat "$dir/di.err"; }
+falls "$(loss "$dir/di" 1)" "$(loss "$dir/di" 10)" && ok "distill loss falls ($(loss "$dir/di" 1) -> $(loss "$dir/di" 10))" || bad "distill loss does not fall"
+sed 's/"alpha": 0.5/"alpha": 1.0/' "$recipes/distill-tiny.json" >"$dir/kl.json"
+sed -i "s#\"../../configs/#\"$(cd "$recipes/../.." && pwd)/configs/#" "$dir/kl.json"
+"$afm" train "$dir/kl.json" --teacher "$base" --init "$base" --out "$dir/kl" --steps 1 --threads 1 2>/dev/null
+/usr/bin/python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1])) < 1e-5 else 1)' "$(loss "$dir/kl" 1)" \
+  && ok "student = teacher, alpha 1: first loss is zero ($(loss "$dir/kl" 1))" || bad "KL of a model to itself is $(loss "$dir/kl" 1)"
+"$afm" create --config "$recipes/../../configs/afm-tiny.json" --out "$dir/v256.gguf" >/dev/null 2>&1
+err=$("$afm" train "$recipes/distill-tiny.json" --teacher "$dir/v256.gguf" --init "$base" --out "$dir/z" 2>&1 >/dev/null)
+[ $? -ne 0 ] && grep -q "one vocabulary" <<<"$err" && ok "distill refuses a teacher with another vocabulary" || bad "distill vocabulary mismatch ($err)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
