@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
                                         "Extract the event from the flyer the user gives you.");
     afm::generation_options options;
     options.maximum_response_tokens = 200;
+    // Sample every token under the mask: a grammar-forced run of bytes tokenized on its own can
+    // split differently from the text the model was trained on (see docs/framework.md).
+    options.batch_forced_tokens = false;
     size_t snapshots = 0;
     std::string title_so_far;
     const calendar_event e = session.stream_response<calendar_event>(

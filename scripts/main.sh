@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Sets everything up on a fresh Debian 12 machine and runs afm's main job: generation on the
-# default model, then a short benchmark of it.
-#
-# There is no trained default model yet (that is the training issue's work), so this creates a
-# small model with RANDOM weights on the spot (configs/afm-tiny.json): its output is gibberish
-# by construction. It shows the pipeline working, not a language model.
+# Sets everything up on a fresh Debian 12 machine and runs afm's main job on the default model,
+# models/afm-default.gguf — an 8M-parameter model this project trained (models/README.md):
+#   1. a flyer becomes a C++ struct through guided generation (examples/flyer_event.cc);
+#   2. the model's accuracy on held-out synthetic tasks, run through sessions (afm eval);
+#   3. a short benchmark of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
-mkdir -p build/models
-model=build/models/afm-tiny-random.gguf
-[ -f "$model" ] || ./build/afm create --config configs/afm-tiny.json --out "$model" --seed 1 --std 0.3
-echo "== afm generate (random weights: expect gibberish) =="
-./build/afm generate -m "$model" -p "Apple Intelligence on device: " -n 48 --seed 7
+model=models/afm-default.gguf
+echo "== flyer -> event (build/examples/afm_example_flyer $model) =="
+./build/examples/afm_example_flyer "$model"
+echo "== held-out synthetic tasks, 2 shown per task (build/afm eval -m $model -n 25 --show 2) =="
+./build/afm eval -m "$model" -n 25 --show 2
 echo "== afm bench =="
 ./build/afm bench -m "$model" -p 128 -n 64 --no-probe

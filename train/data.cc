@@ -100,6 +100,12 @@ corpus build_corpus(const std::vector<std::string>& files, const tokenizer& tok,
       add_text(c.train, docs[i]);
     } else {
       const token_document& d = o.token_documents[i - n_text];
+      const size_t at = c.train.tokens.size() % (o.align ? o.align : 1);
+      if (o.align && at + d.tokens.size() + 1 > o.align && at > 0) {
+        const size_t gap = o.align - at;
+        c.train.tokens.insert(c.train.tokens.end(), gap, o.boundary);
+        c.train.counts.insert(c.train.counts.end(), gap, 0);
+      }
       c.train.append(d.tokens, d.counts);
       c.train.append({o.boundary}, none);
     }

@@ -46,6 +46,10 @@ struct corpus_options {
   double heldout_fraction = 0.0;  // the last documents after shuffling, kept out of training
   // Documents in tokens, shuffled in with the files' documents.
   std::vector<token_document> token_documents = {};
+  // When > 0 (a sequence's length, seq_len + 1): a token document that would straddle a multiple
+  // of `align` starts at the next one instead, the gap filled with uncounted boundary tokens, so
+  // a chat transcript is trained with its whole prompt in view.
+  size_t align = 0;
 };
 
 // Reads the files (a missing or empty one is an error naming it), splits each into documents at

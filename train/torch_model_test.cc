@@ -174,6 +174,33 @@ TEST(Train, ChatDocumentCountsOnlyTheResponse) {
   EXPECT_EQ(d.tokens.size() - counted.size(), p.size());
 }
 
+// Aligned packing: no transcript straddles a sequence boundary; the gaps are uncounted.
+TEST(Train, AlignedTranscriptsStartWhereTheyFit) {
+  const tokenizer tok = bpe_tokenizer_for_tests();
+  corpus_options o;
+  o.boundary = 0;
+  o.align = 10;
+  for (int32_t n : {5, 7, 3, 8, 2}) {
+    token_document d;
+    d.tokens.assign(static_cast<size_t>(n), 100 + n);  // tokens name their document
+    d.counts.assign(static_cast<size_t>(n), 1);
+    o.token_documents.push_back(d);
+  }
+  const corpus c = build_corpus({}, tok, o);
+  const auto& t = c.train.tokens;
+  ASSERT_EQ(t.size(), c.train.counts.size());
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] < 100) continue;
+    const size_t first = i;
+    while (i < t.size() && t[i] == t[first]) ++i;
+    EXPECT_EQ(first / 10, (i - 1 + 1) / 10) << "document of " << t[first] - 100 << " at " << first;
+    EXPECT_EQ(i - first, static_cast<size_t>(t[first] - 100));
+  }
+  size_t counted = 0;
+  for (uint8_t x : c.train.counts) counted += x;
+  EXPECT_EQ(counted, 30u);  // the documents' own 25 tokens and the 5 <|eos|> after them
+}
+
 TEST(Train, ErrorsNameTheProblem) {
   torch_model m = import_model(testing::write_model(testing::tiny_config(), "train_errors"));
   EXPECT_THROW(m.at("blk.99.attn_q.weight"), error);

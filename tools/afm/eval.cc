@@ -89,7 +89,7 @@ void add_eval(CLI::App& app) {
     size_t n = 50, show = 0, exclude_per_task = 6000;
     uint64_t seed = 1000, exclude_seed = 7;
     int threads = 0;
-    bool json_out = false;
+    bool json_out = false, forced_batching = false;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
@@ -109,6 +109,10 @@ void add_eval(CLI::App& app) {
   c->add_option("--show", o->show, "Print the first N examples of each task with the response");
   c->add_option("-t,--threads", o->threads, "Threads (0: all)");
   c->add_flag("--json", o->json_out, "Print the results as JSON");
+  c->add_flag("--forced-batching", o->forced_batching,
+              "Append grammar-forced bytes as one tokenized run (the session default) instead of "
+              "sampling every token under the mask; the forced run can split tokens differently "
+              "from training text");
   c->callback([o] {
     std::vector<synthetic_task> tasks;
     std::stringstream ss(o->tasks);
@@ -137,6 +141,7 @@ void add_eval(CLI::App& app) {
         ++r.n;
         generation_options go;
         go.maximum_response_tokens = 160;
+        go.batch_forced_tokens = o->forced_batching;
         ordered_json got;
         try {
           if (task == synthetic_task::tool_call) {

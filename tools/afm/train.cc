@@ -207,20 +207,34 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
     fail("recipe: data.seq_len ", seq_len, " exceeds the model's context length ", m.cfg.n_ctx);
 
   train::corpus_options co{boundary, seed, files.empty() ? 0.0 : data.value("heldout", 0.0)};
-  for (const task_example& e : synthetic)
-    for (const auto& t : e.training_transcripts())
+  size_t longest = 0;
+  for (const task_example& e : synthetic) {
+    for (const auto& t : e.training_transcripts()) {
       co.token_documents.push_back(train::chat_document(tok, t));
+      longest = std::max(longest, co.token_documents.back().tokens.size());
+    }
+  }
+  if (data.value("align_transcripts", false)) {
+    co.align = seq_len + 1;
+    if (longest + 1 > co.align)
+      std::fprintf(stderr,
+                   "afm train: warning: the longest transcript (%zu tokens) exceeds a "
+                   "sequence (%zu); its end is cut\n",
+                   longest, co.align);
+  }
   progress_bar files_bar("afm train: corpus");
   const train::corpus corpus = train::build_corpus(files, tok, co, [&](size_t done, size_t total) {
     if (rank == 0) files_bar.update(done, total);
   });
   if (rank == 0)
     std::fprintf(stderr,
-                 "afm train: %s, %zu files, %.1f MB, %zu synthetic transcripts, %zu training "
-                 "documents (%zu tokens), %zu held out (%zu tokens), vocabulary %zu\n",
+                 "afm train: %s, %zu files, %.1f MB, %zu synthetic transcripts (longest %zu "
+                 "tokens), %zu training documents (%zu tokens), %zu held out (%zu tokens), "
+                 "vocabulary %zu\n",
                  kind.c_str(), files.size(), static_cast<double>(corpus.bytes) / 1e6,
-                 co.token_documents.size(), corpus.train_documents, corpus.train.tokens.size(),
-                 corpus.heldout_documents, corpus.heldout.tokens.size(), tok.vocab_size());
+                 co.token_documents.size(), longest, corpus.train_documents,
+                 corpus.train.tokens.size(), corpus.heldout_documents, corpus.heldout.tokens.size(),
+                 tok.vocab_size());
 
   train::sequence_loader loader(corpus.train, seq_len, seed);
   train::train_options o = train_options_of(r.at("train"), out);
