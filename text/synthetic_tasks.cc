@@ -98,10 +98,8 @@ std::string spoken(const clock_time& t, rng& g) {
   }
 }
 
-const ordered_json& string_field(const char* description) {
-  static thread_local ordered_json f;
-  f = {{"type", "string"}, {"description", description}};
-  return f;
+ordered_json string_field(const char* description) {
+  return {{"type", "string"}, {"description", description}};
 }
 
 // The schema generation_schema::of<calendar_event>() writes for examples/flyer_event.cc's
