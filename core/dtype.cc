@@ -15,7 +15,7 @@ struct known_type {
 };
 
 // Sizes of GGML's types, from the GGUF specification.
-constexpr std::array<known_type, 20> kTypes{{
+constexpr std::array<known_type, 22> kTypes{{
     {0, {"f32", 1, 4}},       {1, {"f16", 1, 2}},       {2, {"q4_0", 32, 18}},
     {3, {"q4_1", 32, 20}},    {6, {"q5_0", 32, 22}},    {7, {"q5_1", 32, 24}},
     {8, {"q8_0", 32, 34}},    {9, {"q8_1", 32, 36}},    {10, {"q2_k", 256, 84}},
@@ -23,6 +23,7 @@ constexpr std::array<known_type, 20> kTypes{{
     {14, {"q6_k", 256, 210}}, {15, {"q8_k", 256, 292}}, {24, {"i8", 1, 1}},
     {25, {"i16", 1, 2}},      {26, {"i32", 1, 4}},      {27, {"i64", 1, 8}},
     {28, {"f64", 1, 8}},      {30, {"bf16", 1, 2}},
+    {1000, {"q2", 256, 66}},  {1001, {"q4", 256, 130}},
 }};
 
 }  // namespace
@@ -43,7 +44,9 @@ dtype parse_dtype(const std::string& name) {
   if (name == "f16") return dtype::f16;
   if (name == "bf16") return dtype::bf16;
   if (name == "q8" || name == "q8_0") return dtype::q8_0;
-  fail("unknown dtype '", name, "' (expected f32, bf16, f16 or q8)");
+  if (name == "q4") return dtype::afm_q4;
+  if (name == "q2") return dtype::afm_q2;
+  fail("unknown dtype '", name, "' (expected f32, bf16, f16, q8, q4 or q2)");
 }
 
 size_t dtype_bytes(dtype t, uint64_t n) {

@@ -50,6 +50,10 @@ TEST(Dtype, Sizes) {
   EXPECT_EQ(dtype_bytes(dtype::q8_0, 64), 68u);
   EXPECT_THROW(dtype_bytes(dtype::q8_0, 33), error);
   EXPECT_EQ(parse_dtype("q8"), dtype::q8_0);
+  EXPECT_EQ(parse_dtype("q2"), dtype::afm_q2);
+  EXPECT_EQ(dtype_bytes(dtype::afm_q2, 512), 132u);  // 2.0625 bits per weight
+  EXPECT_EQ(dtype_bytes(dtype::afm_q4, 256), 130u);
+  EXPECT_THROW(dtype_bytes(dtype::afm_q4, 128), error);
   EXPECT_THROW(parse_dtype("q3"), error);
   EXPECT_EQ(find_dtype_layout(99), nullptr);
   EXPECT_EQ(dtype_name(static_cast<dtype>(99)), "type#99");

@@ -24,7 +24,13 @@ std::vector<float> randn(size_t n, uint64_t seed) {
   return v;
 }
 
-const dtype kTypes[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::q8_0};
+const dtype kTypes[] = {dtype::f32,  dtype::f16,    dtype::bf16,
+                        dtype::q8_0, dtype::afm_q4, dtype::afm_q2};
+
+// Formats whose matvec quantizes the activation to 8 bits.
+bool quantizes_act(dtype t) {
+  return find_format(t)->act_bytes != nullptr;
+}
 
 TEST(Formats, RegistryAndErrors) {
   for (dtype t : kTypes) ASSERT_NE(find_format(t), nullptr) << dtype_name(t);
@@ -91,7 +97,8 @@ TEST(Formats, MatvecMatchesDecodedProduct) {
       SCOPED_TRACE(dtype_name(type));
       const size_t block = find_format(type)->block_elems;
       for (size_t rows : {1u, 5u, 17u, 40u}) {
-        for (size_t cols : {32u, 96u, 160u, 1056u}) {
+        for (size_t cols : {32u, 96u, 256u, 768u, 1056u, 3584u}) {
+          if (cols % block != 0) continue;
           for (size_t extra : {0u, 1u, 7u}) {  // odd widths for the element formats
             const size_t k = block == 1 ? cols + extra : cols;
             const encoded e = make(type, rows, k, rows * 131 + k);
@@ -99,7 +106,7 @@ TEST(Formats, MatvecMatchesDecodedProduct) {
             std::vector<float> y(rows);
             matmul(e.t, x.data(), k, 1, y.data(), rows, pool);
             // q8 quantizes x to 8 bits per block of 32 as well: compare with that in mind.
-            const double tol = type == dtype::q8_0 ? 1e-2 : 1e-5;
+            const double tol = quantizes_act(type) ? 1e-2 : 1e-5;
             for (size_t r = 0; r < rows; ++r) {
               double want = 0, mag = 0;
               for (size_t i = 0; i < k; ++i) {
@@ -149,13 +156,13 @@ TEST(Formats, MatmulMatchesDecodedProduct) {
            std::initializer_list<size_t>{2, 9, 13, kMatvecMaxRows, kMatvecMaxRows + 1, 40}) {
         for (size_t rows : {3u, 37u, 70u}) {
           SCOPED_TRACE(::testing::Message() << "n=" << n << " rows=" << rows);
-          const size_t k = find_format(type)->block_elems == 1 ? 289 : 288;
+          const size_t k = find_format(type)->block_elems == 1 ? 513 : 512;
           const encoded e = make(type, rows, k, n + rows);
           const auto x = randn(n * k, 77);
           std::vector<float> y(n * rows);
           matmul(e.t, x.data(), k, n, y.data(), rows, pool);
           // The matvec path quantizes q8 activations (see MatvecMatchesDecodedProduct).
-          const bool quantized = type == dtype::q8_0 && n <= kMatvecMaxRows;
+          const bool quantized = quantizes_act(type) && n <= kMatvecMaxRows;
           for (size_t t = 0; t < n; ++t)
             for (size_t r = 0; r < rows; ++r) {
               double want = 0, mag = 0;

@@ -8,13 +8,12 @@ extern const weight_format kF32Format;
 extern const weight_format kF16Format;
 extern const weight_format kBf16Format;
 extern const weight_format kQ8Format;
+extern const weight_format kQ4Format;
+extern const weight_format kQ2Format;
 
 namespace {
 const weight_format* const kFormats[] = {
-    &kF32Format,
-    &kF16Format,
-    &kBf16Format,
-    &kQ8Format,
+    &kF32Format, &kF16Format, &kBf16Format, &kQ8Format, &kQ4Format, &kQ2Format,
 };
 }  // namespace
 

@@ -13,7 +13,7 @@ ok() { echo "PASS: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
 for cmd in create generate logits bench tokenize detokenize "tokenizer train" schema "schema accepts" \
-  "schema sample" "schema bench" respond chat train; do
+  "schema sample" "schema bench" respond chat train eval quantize perplexity; do
   # shellcheck disable=SC2086
   if "$afm" $cmd --help | grep -q "Usage"; then ok "$cmd --help"; else bad "$cmd --help"; fi
 done
@@ -57,6 +57,12 @@ expect_error "token out of range" "outside the vocabulary" "$afm" logits -m "$di
 expect_error "bad token list" "is not a token id" "$afm" logits -m "$dir/m.gguf" --tokens 1,x
 expect_error "context overflow" "exceed" "$afm" generate -m "$dir/m.gguf" -p "$(head -c 300 /dev/zero | tr '\0' a)" -n 1
 expect_error "bad dtype" "unknown dtype" "$afm" create --config "$config" --out "$dir/x.gguf" --dtype q3
+expect_error "bad weight format" "unknown weight format 'q3'" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights q3
+expect_error "format not built" "pal:3.5.*not built yet" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights pal:3.5
+# afm-tiny is 64 wide: q2's 256-value blocks do not fit, and the error names the tensor.
+expect_error "shape the format cannot take" "tensor 'token_embd.weight' has rows of 64 values, which q4" \
+  "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights q2
+expect_error "perplexity without vocabulary" "has no vocabulary" "$afm" perplexity -m "$dir/m.gguf"
 /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["n_experts_used"]=9; print(json.dumps(c))' \
   "$pt_config" >"$dir/bad-moe.json"
 expect_error "bad PT-MoE config" "n_experts_used 9" "$afm" create --config "$dir/bad-moe.json" --out "$dir/x.gguf"

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <set>
 
 #include "afm/error.h"
 
@@ -444,6 +445,28 @@ std::vector<std::vector<chat_entry>> task_example::training_transcripts() const 
   final_answer.push_back({chat_role::tool_output, tool_output, call["name"].get<std::string>()});
   final_answer.push_back({chat_role::response, final_response, {}});
   return {decision, final_answer};
+}
+
+std::vector<task_example> heldout_task_examples(synthetic_task t, size_t n, uint64_t seed,
+                                                uint64_t exclude_seed, size_t exclude_per_task,
+                                                size_t* skipped) {
+  std::set<std::string> seen;  // training prompts
+  rng train(exclude_seed);
+  for (size_t i = 0; i < exclude_per_task; ++i)
+    for (synthetic_task task : all_synthetic_tasks())
+      seen.insert(make_task_example(task, train).prompt);
+  rng g(seed + static_cast<uint64_t>(t));
+  std::vector<task_example> out;
+  if (skipped) *skipped = 0;
+  while (out.size() < n) {
+    task_example e = make_task_example(t, g);
+    if (seen.count(e.prompt)) {
+      if (skipped) ++*skipped;
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace afm

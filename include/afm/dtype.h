@@ -31,6 +31,9 @@ enum class dtype : uint32_t {
   i64 = 27,
   f64 = 28,
   bf16 = 30,
+  // afm's own formats, outside GGML's id range (docs/model-format.md).
+  afm_q2 = 1000,  // 2-bit balanced bit planes, formats/q2.cc
+  afm_q4 = 1001,  // 4-bit balanced bit planes, formats/q4.cc
 };
 
 // Storage layout of a type: `block_elems` elements take `block_bytes` bytes.
@@ -44,7 +47,7 @@ struct dtype_layout {
 const dtype_layout* find_dtype_layout(uint32_t id);
 // Name of a type, or "type#N" for an unknown id.
 std::string dtype_name(dtype t);
-// Parses "f32", "bf16", "f16", "q8" / "q8_0"; throws afm::error otherwise.
+// Parses "f32", "bf16", "f16", "q8" / "q8_0", "q4", "q2"; throws afm::error otherwise.
 dtype parse_dtype(const std::string& name);
 // Bytes taken by `n` elements (n must be a multiple of the block size; throws otherwise).
 size_t dtype_bytes(dtype t, uint64_t n);

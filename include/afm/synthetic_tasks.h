@@ -55,6 +55,13 @@ struct task_example {
 // One example drawn from g. Every task draws from several templates with random slots.
 task_example make_task_example(synthetic_task t, rng& g);
 
+// n examples of task t drawn from seed, skipping any whose prompt is among the first
+// exclude_per_task examples per task of the draw from exclude_seed (the training draw), so every
+// returned example is unseen in training. `skipped` (optional) counts the examples passed over.
+std::vector<task_example> heldout_task_examples(synthetic_task t, size_t n, uint64_t seed,
+                                                uint64_t exclude_seed, size_t exclude_per_task,
+                                                size_t* skipped = nullptr);
+
 // The weather and calendar tools' definitions, as a session's tool_definitions entry holds
 // them: [{"name", "description", "parameters"}, ...].
 nlohmann::ordered_json synthetic_tool_definitions();

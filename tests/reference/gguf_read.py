@@ -1,7 +1,9 @@
 """A small, independent GGUF v2/v3 reader for the reference tests (numpy only).
 
 Written from the GGUF specification, not from afm's C++ reader, so the two can disagree.
-Supports the tensor types afm writes: F32, F16, BF16 and Q8_0.
+Supports the tensor types afm writes: F32, F16, BF16, Q8_0, and afm's balanced q4 / q2
+(docs/model-format.md): blocks of 256 weights, an f16 scale s, then 32*B bytes of B-bit codes,
+the code of weight i in byte i % (32*B) at bit B * (i // (32*B)); weight = s * (code - (2^B-1)/2).
 """
 import struct
 
@@ -10,6 +12,8 @@ import numpy as np
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}
 GGML_F32, GGML_F16, GGML_Q8_0, GGML_BF16 = 0, 1, 8, 30
+AFM_Q2, AFM_Q4 = 1000, 1001
+BALANCED_BITS = {AFM_Q2: 2, AFM_Q4: 4}
 
 
 class Reader:
@@ -80,6 +84,24 @@ class Reader:
             d = blocks[:, :2].copy().view(np.float16).astype(np.float32)
             q = blocks[:, 2:].copy().view(np.int8).astype(np.float32)
             a = (d * q).reshape(-1)
+        elif ttype in BALANCED_BITS:
+            a = decode_balanced(self.buf, start, count, BALANCED_BITS[ttype])
         else:
             raise ValueError(f"tensor {name}: unsupported type {ttype}")
         return a.reshape(list(reversed(dims))).copy()
+
+
+def balanced_codes(buf, start, count, bits):
+    """(f16 scales [blocks], codes [blocks, 256]) of an afm q2 / q4 tensor."""
+    nb, code_bytes = count // 256, 32 * bits
+    blocks = np.frombuffer(buf, np.uint8, nb * (2 + code_bytes), start).reshape(nb, 2 + code_bytes)
+    scale = blocks[:, :2].copy().view(np.float16).astype(np.float32).reshape(nb)
+    packed = blocks[:, 2:]
+    fields = [(packed >> (bits * f)) & ((1 << bits) - 1) for f in range(8 // bits)]
+    codes = np.concatenate(fields, axis=1)  # weight i = field i // code_bytes, byte i % code_bytes
+    return scale, codes.astype(np.float32)
+
+
+def decode_balanced(buf, start, count, bits):
+    scale, codes = balanced_codes(buf, start, count, bits)
+    return (scale[:, None] * (codes - ((1 << bits) - 1) / 2)).reshape(-1)

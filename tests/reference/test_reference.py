@@ -26,6 +26,7 @@ def main():
     work = tempfile.mkdtemp(prefix="afm-ref-")
     g = torch.Generator().manual_seed(7)
     tokens = torch.randint(0, 256, (40,), generator=g).tolist()
+    tiny256 = os.path.join(os.path.dirname(os.path.abspath(args.config)), "afm-tiny-256.json")
 
     # (name, create flags, logits flags, tolerance for prefill rows, tolerance for decode rows).
     # Weights have std 0.3 unless a case says otherwise: attention is then peaked, so masking or
@@ -45,6 +46,12 @@ def main():
         # get a looser bound, on a model with the usual 0.02 init where errors do not compound
         # chaotically through the layers.
         ("q8 weights", ["--dtype", "q8", "--std", "0.02"], ["--all", "--steps", "3"], 1e-4, 1e-2),
+        # afm's balanced 4- and 2-bit formats need rows of 256; their decode also quantizes
+        # activations to 8 bits (per block of 256).
+        ("q4 weights", ["--config", tiny256, "--dtype", "q4", "--std", "0.02"],
+         ["--all", "--steps", "3"], 1e-4, 2e-2),
+        ("q2 weights", ["--config", tiny256, "--dtype", "q2", "--std", "0.02"],
+         ["--all", "--steps", "3"], 1e-4, 2e-2),
     ]
     # A non-default KV mapping, stored in the file: Block-2 layers read different sources.
     with open(args.config) as f:

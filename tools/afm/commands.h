@@ -33,12 +33,14 @@ void add_create(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_tokenize(CLI::App& app);   // tokenize and detokenize
-void add_tokenizer(CLI::App& app);  // tokenizer train
-void add_schema(CLI::App& app);     // schema accepts | sample | bench
-void add_respond(CLI::App& app);    // respond
-void add_chat(CLI::App& app);       // chat
-void add_train(CLI::App& app);      // train (train.cc with libtorch; without, an error saying so)
-void add_eval(CLI::App& app);       // eval (synthetic-task accuracy through sessions)
+void add_tokenize(CLI::App& app);    // tokenize and detokenize
+void add_tokenizer(CLI::App& app);   // tokenizer train
+void add_schema(CLI::App& app);      // schema accepts | sample | bench
+void add_respond(CLI::App& app);     // respond
+void add_chat(CLI::App& app);        // chat
+void add_quantize(CLI::App& app);    // quantize
+void add_perplexity(CLI::App& app);  // perplexity
+void add_train(CLI::App& app);       // train (train.cc with libtorch; without, an error saying so)
+void add_eval(CLI::App& app);        // eval (synthetic-task accuracy through sessions)
 
 }  // namespace afm::cli

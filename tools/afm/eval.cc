@@ -120,24 +120,14 @@ void add_eval(CLI::App& app) {
     auto model = system_language_model::load(o->model, {.n_threads = o->threads});
     if (!model->is_available()) fail(o->model, ": ", model->unavailable_reason());
 
-    std::set<std::string> seen;  // training prompts
-    {
-      rng g(o->exclude_seed);
-      for (size_t i = 0; i < o->exclude_per_task; ++i)
-        for (synthetic_task t : all_synthetic_tasks()) seen.insert(make_task_example(t, g).prompt);
-    }
     ordered_json results = ordered_json::object();
     for (synthetic_task task : tasks) {
-      rng g(o->seed + static_cast<uint64_t>(task));
       task_result r;
       size_t skipped = 0;
+      const std::vector<task_example> examples = heldout_task_examples(
+          task, o->n, o->seed, o->exclude_seed, o->exclude_per_task, &skipped);
       progress_bar bar(std::string("afm eval: ") + to_string(task));
-      while (r.n < o->n) {
-        const task_example e = make_task_example(task, g);
-        if (seen.count(e.prompt)) {
-          ++skipped;
-          continue;
-        }
+      for (const task_example& e : examples) {
         ++r.n;
         generation_options go;
         go.maximum_response_tokens = 160;

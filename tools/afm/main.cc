@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   afm::cli::add_chat(app);
   afm::cli::add_train(app);
   afm::cli::add_eval(app);
+  afm::cli::add_quantize(app);
+  afm::cli::add_perplexity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

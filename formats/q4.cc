@@ -1,0 +1,64 @@
+// q4: 4-bit balanced weights, levels {-7.5, ..., 7.5} times an f16 scale per block of 256
+// weights: 130 bytes per block, 4.0625 bits per weight. Used for weights and for the token
+// embedding table (row lookup decodes one row; the tied output head runs the fused matvec on
+// the same bytes). Layout, encoder and fused kernel are shared with q2: formats/balanced_bits.h.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "formats/q4.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+#include <type_traits>
+
+#include "formats/balanced_bits.h"
+#include "formats/format.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace afm::formats {
+namespace HWY_NAMESPACE {
+#include "formats/matvec_stripes-inl.h"
+// clang-format off
+#include "formats/balanced_bits-inl.h"
+// clang-format on
+
+void MatvecQ4(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
+              size_t r1) {
+  MatvecBalanced<4>(w, row_bytes, cols, act, y, r0, r1);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace afm::formats
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace afm::formats {
+namespace {
+
+HWY_EXPORT(MatvecQ4);
+
+constexpr int kBits = 4;
+
+void encode(const float* src, size_t n, void* dst) {
+  balanced_bits::encode(src, n, dst, kBits);
+}
+void decode(const void* src, size_t n, float* dst) {
+  balanced_bits::decode(src, n, dst, kBits);
+}
+void prepare_act(const float* x, size_t cols, void* act) {
+  balanced_bits::prepare_act(x, cols, act, kBits);
+}
+void matvec(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
+            size_t r1) {
+  HWY_DYNAMIC_DISPATCH(MatvecQ4)(w, row_bytes, cols, act, y, r0, r1);
+}
+
+}  // namespace
+
+extern const weight_format kQ4Format{
+    dtype::afm_q4, "q4",   balanced_bits::kBlock,    balanced_bits::block_bytes(kBits),
+    encode,        decode, balanced_bits::act_bytes, prepare_act,
+    matvec};
+
+}  // namespace afm::formats
+#endif  // HWY_ONCE

@@ -1,0 +1,52 @@
+// Compressing a model file into other weight formats (`afm quantize`, docs/compression.md).
+// Matrices take `weights`, the token embedding table `embed`, norm gains stay f32. Every tensor
+// is decoded from whatever format it has and re-encoded, one tensor in memory at a time.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "afm/dtype.h"
+#include "afm/thread_pool.h"
+
+namespace afm {
+
+struct quantize_options {
+  dtype weights = dtype::q8_0;
+  // The token embedding table (also the output head when tied). Unset: q4 when weights are q2
+  // (the report's 4-bit embedding), otherwise the weights' type.
+  bool embed_set = false;
+  dtype embed = dtype::q8_0;
+};
+
+// Parses a --weights / --embed value: f32, bf16, f16, q8, q4 or q2. Throws afm::error naming
+// the accepted values (and saying which of the report's formats are not built yet).
+dtype parse_weight_format(const std::string& spec);
+
+struct quantized_tensor {
+  std::string name;
+  dtype type;
+  size_t elements = 0;
+  size_t bytes = 0;
+  // ||decoded - original|| / ||original||, original being the input file's decoded values.
+  double rel_rmse = 0.0;
+};
+
+struct quantize_report {
+  std::vector<quantized_tensor> tensors;
+  size_t elements = 0, bytes = 0;  // over every tensor
+  double bits_per_weight() const {
+    return elements ? 8.0 * static_cast<double>(bytes) / static_cast<double>(elements) : 0.0;
+  }
+};
+
+// Reads `in`, writes `out` with the same metadata and tensors re-encoded; `progress(done,
+// total)` is called after each tensor. Throws afm::error naming the tensor when a shape does
+// not fit the format's blocks.
+quantize_report quantize_model(const std::string& in, const std::string& out,
+                               const quantize_options& o, thread_pool& pool,
+                               const std::function<void(size_t, size_t)>& progress = nullptr);
+
+}  // namespace afm
