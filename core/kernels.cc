@@ -96,6 +96,41 @@ void AxpyImpl(float a, const float* x, float* y, size_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+// dot(a, b) and y += a * b for int8 b: the 8-bit KV cache, widened lane by lane as it is read.
+float DotI8Impl(const float* a, const int8_t* b, size_t n) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di32;
+  const hn::Rebind<int8_t, DF> di8;
+  const size_t N = hn::Lanes(d);
+  auto widen = [&](const int8_t* p) {
+    return hn::ConvertTo(d, hn::PromoteTo(di32, hn::LoadU(di8, p)));
+  };
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), widen(b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), widen(b + i + N), s1);
+  }
+  for (; i + N <= n; i += N) s0 = hn::MulAdd(hn::LoadU(d, a + i), widen(b + i), s0);
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < n; ++i) s += a[i] * static_cast<float>(b[i]);
+  return s;
+}
+
+void AxpyI8Impl(float a, const int8_t* x, float* y, size_t n) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di32;
+  const hn::Rebind<int8_t, DF> di8;
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, a);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto xv = hn::ConvertTo(d, hn::PromoteTo(di32, hn::LoadU(di8, x + i)));
+    hn::StoreU(hn::MulAdd(va, xv, hn::LoadU(d, y + i)), d, y + i);
+  }
+  for (; i < n; ++i) y[i] += a * static_cast<float>(x[i]);
+}
+
 void AddImpl(float* y, const float* x, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -203,20 +238,33 @@ void AttentionImpl(const attention_args& a, size_t task_begin, size_t task_end, 
   for (size_t task = task_begin; task < task_end; ++task) {
     const size_t t = task / a.n_heads, h = task % a.n_heads, kvh = h / group;
     const float* q = a.q + t * a.q_stride + h * hd;
-    const float* kb = a.k + kvh * a.kv_head_stride;
-    const float* vb = a.v + kvh * a.kv_head_stride;
     const size_t p = a.pos0 + t;
     const size_t first = a.window && p + 1 > a.window ? p + 1 - a.window : 0;
     const size_t n_keys = p + 1 - first;
     // The keys are at most two runs of slots: from first % ring to the ring's end, then from 0.
     const size_t s0 = first % a.ring;
     const size_t run0 = std::min(n_keys, a.ring - s0);
+    auto slot = [&](size_t j) { return j < run0 ? s0 + j : j - run0; };
+    float* out = a.out + t * a.out_stride + h * hd;
+    std::memset(out, 0, hd * sizeof(float));
+    if (a.k8) {
+      const int8_t* kb = a.k8 + kvh * a.kv_head_stride;
+      const int8_t* vb = a.v8 + kvh * a.kv_head_stride;
+      const float* ks = a.k_scale + kvh * (a.kv_head_stride / hd);
+      const float* vs = a.v_scale + kvh * (a.kv_head_stride / hd);
+      for (size_t j = 0; j < n_keys; ++j)
+        scores[j] = DotI8Impl(q, kb + slot(j) * hd, hd) * (ks[slot(j)] * a.scale);
+      SoftmaxImpl(scores, n_keys);
+      for (size_t j = 0; j < n_keys; ++j)
+        AxpyI8Impl(scores[j] * vs[slot(j)], vb + slot(j) * hd, out, hd);
+      continue;
+    }
+    const float* kb = a.k + kvh * a.kv_head_stride;
+    const float* vb = a.v + kvh * a.kv_head_stride;
     for (size_t j = 0; j < run0; ++j) scores[j] = DotImpl(q, kb + (s0 + j) * hd, hd) * a.scale;
     for (size_t j = run0; j < n_keys; ++j)
       scores[j] = DotImpl(q, kb + (j - run0) * hd, hd) * a.scale;
     SoftmaxImpl(scores, n_keys);
-    float* out = a.out + t * a.out_stride + h * hd;
-    std::memset(out, 0, hd * sizeof(float));
     for (size_t j = 0; j < run0; ++j) AxpyImpl(scores[j], vb + (s0 + j) * hd, out, hd);
     for (size_t j = run0; j < n_keys; ++j) AxpyImpl(scores[j], vb + (j - run0) * hd, out, hd);
   }
@@ -267,6 +315,13 @@ void gemm(const float* x, size_t ldx, size_t n, const gemm_weights& w, float* y,
 }
 void attention(const attention_args& a, size_t task_begin, size_t task_end, float* scores) {
   HWY_DYNAMIC_DISPATCH(AttentionImpl)(a, task_begin, task_end, scores);
+}
+float quantize_i8(const float* x, size_t n, int8_t* q) {
+  float amax = 0.0f;
+  for (size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
+  for (size_t i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::lrintf(x[i] * inv));
+  return amax / 127.0f;
 }
 const char* simd_target() {
   return HWY_DYNAMIC_DISPATCH(TargetName)();

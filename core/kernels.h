@@ -60,7 +60,7 @@ struct attention_args {
   size_t q_stride;
   const float* k;  // cache: [n_kv_heads][capacity][head_dim]
   const float* v;
-  size_t kv_head_stride;  // floats between kv heads (capacity * head_dim)
+  size_t kv_head_stride;  // elements between kv heads (capacity * head_dim)
   float* out;             // [n_q][n_heads * head_dim], row stride out_stride floats
   size_t out_stride;
   size_t n_heads, n_kv_heads, head_dim;
@@ -69,10 +69,19 @@ struct attention_args {
   float scale;
   size_t window = 0;       // 0: no window
   size_t ring = SIZE_MAX;  // slots per kv head
+  // An 8-bit cache instead (k and v null): int8 vectors in the same layout, each with an f32
+  // scale, [n_kv_heads][capacity]; read directly, never widened into a whole f32 copy.
+  const int8_t* k8 = nullptr;
+  const int8_t* v8 = nullptr;
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
 };
 // Runs the (query, head) tasks [task_begin, task_end) of n_q * n_heads; `scores` must hold
 // pos0 + n_q floats (or `window`, when that is fewer).
 void attention(const attention_args& a, size_t task_begin, size_t task_end, float* scores);
+
+// Quantizes n floats to int8 with one scale (max|x| / 127, returned): the 8-bit KV cache.
+float quantize_i8(const float* x, size_t n, int8_t* q);
 
 // Name of the SIMD target the dispatcher chose ("AVX3", "AVX2", ...).
 const char* simd_target();

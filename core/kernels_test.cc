@@ -219,5 +219,55 @@ TEST(Kernels, SlidingWindowAttentionOverRingMatchesScalar) {
   });
 }
 
+// The 8-bit KV cache: attention reading int8 K and V with per-vector scales directly equals
+// f32 attention over the dequantized cache, with and without a window over a ring buffer.
+TEST(Kernels, EightBitKvAttentionMatchesDequantized) {
+  for_each_simd_target([] {
+    const size_t H = 4, KVH = 2, n_q = 5;
+    for (size_t hd : {8u, 18u, 64u})
+      for (size_t window : {0u, 7u})
+        for (size_t pos0 : {0u, 11u, 30u}) {
+          const size_t cap = window ? window + n_q : pos0 + n_q;
+          auto q = randn(n_q * H * hd, 31), k = randn(KVH * cap * hd, 32),
+               v = randn(KVH * cap * hd, 33);
+          std::vector<int8_t> k8(k.size()), v8(v.size());
+          std::vector<float> ks(KVH * cap), vs(KVH * cap);
+          for (size_t r = 0; r < KVH * cap; ++r) {
+            ks[r] = quantize_i8(k.data() + r * hd, hd, k8.data() + r * hd);
+            vs[r] = quantize_i8(v.data() + r * hd, hd, v8.data() + r * hd);
+            for (size_t i = 0; i < hd; ++i) {  // what the reference sees: the dequantized cache
+              k[r * hd + i] = ks[r] * static_cast<float>(k8[r * hd + i]);
+              v[r * hd + i] = vs[r] * static_cast<float>(v8[r * hd + i]);
+            }
+          }
+          std::vector<float> out(n_q * H * hd), scores(pos0 + n_q);
+          attention_args a{q.data(), H * hd, nullptr, nullptr, cap * hd, out.data(), H * hd,
+                           H,        KVH,    hd,      n_q,     pos0,     0.4f};
+          a.window = window;
+          a.ring = cap;
+          a.k8 = k8.data();
+          a.v8 = v8.data();
+          a.k_scale = ks.data();
+          a.v_scale = vs.data();
+          attention(a, 0, n_q * H, scores.data());
+          expect_close(out, attention_scalar(q, k, v, H, KVH, hd, cap, n_q, pos0, window, 0.4),
+                       1e-5);
+        }
+  });
+}
+
+TEST(Kernels, QuantizeI8) {
+  const std::vector<float> x = {0.5f, -2.54f, 1.0f, 0.0f};
+  std::vector<int8_t> q(4);
+  const float s = quantize_i8(x.data(), 4, q.data());
+  EXPECT_FLOAT_EQ(s, 2.54f / 127.0f);
+  EXPECT_EQ(q[1], -127);
+  EXPECT_EQ(q[0], static_cast<int8_t>(std::lrint(0.5 / (2.54 / 127))));
+  EXPECT_EQ(q[3], 0);
+  std::vector<float> zeros(3, 0.0f);
+  EXPECT_EQ(quantize_i8(zeros.data(), 3, q.data()), 0.0f);
+  EXPECT_EQ(q[0], 0);
+}
+
 }  // namespace
 }  // namespace afm::kernels

@@ -32,9 +32,15 @@ struct tensor_slot {
 // sliding-window layer's is a ring buffer of window + prefill-batch slots, so a batch's writes
 // never overwrite keys its own earlier queries still see. Layers that share KV get their source
 // layer's view.
+// An 8-bit cache (report section 6) holds int8 K and V in the same layout with one f32 scale
+// per head vector, [n_kv_heads][capacity], and null k / v.
 struct kv_view {
   float* k = nullptr;
   float* v = nullptr;
+  int8_t* k8 = nullptr;
+  int8_t* v8 = nullptr;
+  float* k_scale = nullptr;
+  float* v_scale = nullptr;
   size_t capacity = 0;
   size_t window = 0;  // 0: attends to every position
 };

@@ -57,9 +57,16 @@ void store_kv(const kv_view& kv, const float* k, const float* v, size_t n, size_
   const size_t row = n_kv_heads * head_dim;
   for (size_t i = 0; i < n; ++i)
     for (size_t h = 0; h < n_kv_heads; ++h) {
-      const size_t dst = (h * kv.capacity + (pos0 + i) % kv.capacity) * head_dim;
-      std::memcpy(kv.k + dst, k + i * row + h * head_dim, head_dim * sizeof(float));
-      std::memcpy(kv.v + dst, v + i * row + h * head_dim, head_dim * sizeof(float));
+      const size_t slot = h * kv.capacity + (pos0 + i) % kv.capacity, dst = slot * head_dim;
+      const float* ks = k + i * row + h * head_dim;
+      const float* vs = v + i * row + h * head_dim;
+      if (kv.k8) {
+        kv.k_scale[slot] = kernels::quantize_i8(ks, head_dim, kv.k8 + dst);
+        kv.v_scale[slot] = kernels::quantize_i8(vs, head_dim, kv.v8 + dst);
+      } else {
+        std::memcpy(kv.k + dst, ks, head_dim * sizeof(float));
+        std::memcpy(kv.v + dst, vs, head_dim * sizeof(float));
+      }
     }
 }
 
@@ -88,6 +95,10 @@ void attend_heads(const model_config& c, const kv_view& kv, size_t kv_first, siz
                             1.0f / std::sqrt(static_cast<float>(hd)),
                             kv.window,
                             kv.capacity};
+  a.k8 = v.k8;
+  a.v8 = v.v8;
+  a.k_scale = v.k_scale;
+  a.v_scale = v.v_scale;
   const size_t max_keys = kv.window ? std::min(kv.window, pos0 + n) : pos0 + n;
   pool.parallel_for(n * a.n_heads, 1, [&](size_t b, size_t e) {
     static thread_local std::vector<float> scores;
@@ -98,8 +109,15 @@ void attend_heads(const model_config& c, const kv_view& kv, size_t kv_first, siz
 
 kv_view kv_heads_from(const kv_view& kv, size_t first, size_t head_dim) {
   kv_view v = kv;
-  v.k += first * kv.capacity * head_dim;
-  v.v += first * kv.capacity * head_dim;
+  if (kv.k8) {
+    v.k8 += first * kv.capacity * head_dim;
+    v.v8 += first * kv.capacity * head_dim;
+    v.k_scale += first * kv.capacity;
+    v.v_scale += first * kv.capacity;
+  } else {
+    v.k += first * kv.capacity * head_dim;
+    v.v += first * kv.capacity * head_dim;
+  }
   return v;
 }
 

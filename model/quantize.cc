@@ -44,6 +44,11 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
   for (const auto& [key, value] : f.metadata())
     if (key != "general.alignment") w.set(key, value);
   w.set("general.file_type", gguf_value::u32(static_cast<uint32_t>(o.weights)));
+  if (!o.kv.empty()) {
+    if (o.kv != "q8" && o.kv != "f32")
+      fail("unknown KV cache type '", o.kv, "' (expected q8 or f32)");
+    w.set("afm.kv_cache_type", gguf_value::str(o.kv));
+  }
   for (const gguf_tensor_info& t : f.tensors()) {
     const dtype type = type_for(t);
     const formats::weight_format* fmt = formats::find_format(type);

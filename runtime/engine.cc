@@ -21,7 +21,14 @@ engine::engine(const afm::model& m, engine_options o)
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
   if (n_ctx_ > static_cast<size_t>(m.cfg.n_ctx))
     fail("context size ", n_ctx_, " exceeds the model's context length ", m.cfg.n_ctx);
-  kv_ = std::make_unique<kv_cache>(*m.arch, m.cfg, n_ctx_, batch_);
+  bool kv8 = o.kv_type == kv_cache_type::q8;
+  if (o.kv_type == kv_cache_type::model_default && m.file.has("afm.kv_cache_type")) {
+    const std::string& t = m.file.get_string("afm.kv_cache_type");
+    if (t != "q8" && t != "f32")
+      fail(m.file.path(), ": afm.kv_cache_type is '", t, "', expected 'q8' or 'f32'");
+    kv8 = t == "q8";
+  }
+  kv_ = std::make_unique<kv_cache>(*m.arch, m.cfg, n_ctx_, batch_, kv8);
   if (m.cfg.moe_every > 0)
     expert_load_.assign(static_cast<size_t>(m.cfg.n_tracks * m.cfg.n_layers * m.cfg.n_experts), 0);
   const int threads = pool_.size();
@@ -46,6 +53,9 @@ size_t engine::kv_bytes() const {
 }
 size_t engine::kv_bytes_per_token() const {
   return kv_->bytes_per_token;
+}
+bool engine::kv_8bit() const {
+  return kv_->q8;
 }
 
 bool engine::can_truncate(size_t n) const {

@@ -6,8 +6,9 @@
 
 namespace afm {
 
-kv_cache::kv_cache(const architecture& arch, const model_config& c, size_t cap, size_t batch)
-    : capacity(cap) {
+kv_cache::kv_cache(const architecture& arch, const model_config& c, size_t cap, size_t batch,
+                   bool q8_)
+    : capacity(cap), q8(q8_) {
   const std::vector<kv_slot> slots = arch.kv_slots(c);
   views.resize(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -19,15 +20,30 @@ kv_cache::kv_cache(const architecture& arch, const model_config& c, size_t cap, 
     const size_t row = static_cast<size_t>(s.n_kv_heads * s.head_dim);
     const size_t per_cache = row * n_slots;
     // Untouched pages cost nothing until a position is written.
-    const size_t b = arena::round_up(per_cache * sizeof(float));
-    for (int kv = 0; kv < 2; ++kv) {
-      auto* p = static_cast<float*>(std::aligned_alloc(arena::kAlign, b));
+    auto alloc = [&](size_t n) {
+      const size_t b = arena::round_up(n);
+      void* p = std::aligned_alloc(arena::kAlign, b);
       if (!p) fail("cannot allocate the KV cache (", b, " bytes for cache ", i, ")");
       buffers_.emplace_back(p);
+      return p;
+    };
+    kv_view& v = views[i];
+    v.capacity = n_slots;
+    v.window = window;
+    if (q8) {
+      const size_t scales = static_cast<size_t>(s.n_kv_heads) * n_slots * sizeof(float);
+      v.k8 = static_cast<int8_t*>(alloc(per_cache));
+      v.v8 = static_cast<int8_t*>(alloc(per_cache));
+      v.k_scale = static_cast<float*>(alloc(scales));
+      v.v_scale = static_cast<float*>(alloc(scales));
+      bytes += 2 * (per_cache + scales);
+      bytes_per_token += 2 * (row + static_cast<size_t>(s.n_kv_heads) * sizeof(float));
+    } else {
+      v.k = static_cast<float*>(alloc(per_cache * sizeof(float)));
+      v.v = static_cast<float*>(alloc(per_cache * sizeof(float)));
+      bytes += 2 * per_cache * sizeof(float);
+      bytes_per_token += 2 * row * sizeof(float);
     }
-    views[i] = {buffers_[buffers_.size() - 2].get(), buffers_.back().get(), n_slots, window};
-    bytes += 2 * per_cache * sizeof(float);
-    bytes_per_token += 2 * row * sizeof(float);
   }
   for (size_t i = 0; i < slots.size(); ++i) {
     const size_t src = static_cast<size_t>(slots[i].source);

@@ -132,6 +132,29 @@ TEST(PtMoe, RingBuffersBoundTheKvCache) {
   EXPECT_EQ(f.kv_bytes(), 2 * per_layer_token * 8 * 4096);
 }
 
+// The 8-bit KV cache through sliding-window rings that wrap (window 8 + batch 16 slots, 45
+// positions): both executions agree (the layer-parallel baseline slices the cache by head; its
+// K and V differ from the track-parallel ones in the last f32 bit, which can move a value to
+// the next 8-bit step, hence 5e-3), the cache really is 8-bit (the logits move), and its bytes
+// are int8 values plus a scale per vector. Exactness against a reference that stores K and V
+// the same way is tests/reference/test_reference.py's job.
+TEST(PtMoe, EightBitKvCacheWithRings) {
+  model_config c = tiny_pt_moe_config();
+  auto m = load_model(write_model(c, "ptmoe_kv8"));
+  const engine_options q8{.n_threads = 2, .batch = 16, .kv_type = kv_cache_type::q8};
+  engine_options layer = q8, f32 = q8;
+  layer.exec = execution::layer_parallel;
+  f32.kv_type = kv_cache_type::f32;
+  const auto tp = run(*m, q8, 25, 20), lp = run(*m, layer, 25, 20), full = run(*m, f32, 25, 20);
+  EXPECT_LT(rel_diff(tp, lp), 5e-3);
+  EXPECT_GT(rel_diff(tp, full), 1e-4);
+  engine e(*m, q8);
+  EXPECT_TRUE(e.kv_8bit());
+  const size_t per_layer_token = 2 * (2 * 16 + 2 * sizeof(float));  // K and V: 2 heads of 16
+  const size_t n_ctx = static_cast<size_t>(c.n_ctx);
+  EXPECT_EQ(e.kv_bytes(), 2 * per_layer_token * (2 * n_ctx + 6 * (8 + 16)));
+}
+
 TEST(PtMoe, TruncateIsExactOrRefused) {
   auto m = load_model(write_model(tiny_pt_moe_config(), "ptmoe_trunc"));
   const auto prompt = tokens(40);

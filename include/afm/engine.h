@@ -22,11 +22,17 @@ namespace afm {
 
 struct kv_cache;
 
+// How the KV cache stores K and V: f32, or 8 bits per value with one f32 scale per head vector
+// (report section 6; docs/compression.md). `model_default`: what the model file asks for in
+// afm.kv_cache_type (written by `afm quantize --kv q8`), f32 when it says nothing.
+enum class kv_cache_type { model_default, f32, q8 };
+
 struct engine_options {
   int n_threads = 0;                           // 0: one per hardware thread
   size_t n_ctx = 0;                            // 0: the model's context length
   size_t batch = 512;                          // prefill tokens processed together
   execution exec = execution::track_parallel;  // no effect on single-track models
+  kv_cache_type kv_type = kv_cache_type::model_default;
 };
 
 class engine {
@@ -63,6 +69,7 @@ class engine {
 
   size_t kv_bytes() const;            // bytes allocated for the KV cache
   size_t kv_bytes_per_token() const;  // bytes one position adds (before ring buffers wrap)
+  bool kv_8bit() const;               // the cache holds 8-bit K and V
   // Tokens routed to each expert so far, [n_tracks][n_layers][n_experts] (zeros for dense
   // layers); empty for models without experts.
   std::span<const uint64_t> expert_load() const { return expert_load_; }

@@ -19,6 +19,9 @@ struct quantize_options {
   // (the report's 4-bit embedding), otherwise the weights' type.
   bool embed_set = false;
   dtype embed = dtype::q8_0;
+  // The KV cache the runtime should use by default: "q8" or "f32" (afm.kv_cache_type), or
+  // empty to keep the input's setting.
+  std::string kv;
 };
 
 // Parses a --weights / --embed value: f32, bf16, f16, q8, q4 or q2. Throws afm::error naming

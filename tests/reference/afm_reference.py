@@ -32,8 +32,17 @@ def rope(x, base, half_style):
     return out
 
 
+def quantize_vectors(x):
+    """Each vector along the last dimension to 8 bits with its own scale max|x| / 127."""
+    s = x.abs().amax(-1, keepdim=True) / 127
+    return torch.where(s > 0, torch.round(x / torch.where(s > 0, s, 1)) * s, x)
+
+
 class Reference:
-    def __init__(self, path):
+    def __init__(self, path, kv8=False):
+        # kv8: the 8-bit KV cache (report section 6): every K and V head vector is stored as
+        # round(x / s) * s with s = max|x| / 127.
+        self.kv8 = kv8
         r = Reader(path)
         arch = r.kv["general.architecture"]
         p = arch + "."
@@ -81,6 +90,8 @@ class Reference:
             if self.src[l] == l:
                 k = self.rope((h @ L["attn_k"].T).view(T, self.n_kv, self.hd))
                 v = (h @ L["attn_v"].T).view(T, self.n_kv, self.hd)
+                if self.kv8:
+                    k, v = quantize_vectors(k), quantize_vectors(v)
                 kv[l] = (k, v)
             k, v = kv[self.src[l]]
             k = k.repeat_interleave(group, dim=1)  # query head j uses KV head j // group

@@ -65,7 +65,18 @@ def main():
     cases.append(("f32 custom KV mapping " + str(custom["kv_source"]), ["--config", custom_path],
                   ["--all", "--steps", "3"], 1e-4, 1e-4))
 
-    return run_cases(args.afm, args.config, cases, tokens, Reference, work)
+    failed = run_cases(args.afm, args.config, cases, tokens, Reference, work)
+    # The 8-bit KV cache against a reference that stores K and V the same way (afm computes K
+    # and V in f32, the reference in f64, so a value on a rounding boundary may land one step
+    # apart: hence 1e-3).
+    kv8_cases = [
+        ("8-bit KV, shared KV, every position", ["--dtype", "f32"], ["--all", "--kv", "q8"], 1e-3, 1e-3),
+        ("8-bit KV, prefill skip + 3 decode steps, batch 7", ["--dtype", "f32"],
+         ["--steps", "3", "--batch", "7", "--kv", "q8"], 1e-3, 1e-3),
+    ]
+    failed |= run_cases(args.afm, args.config, kv8_cases, tokens,
+                        lambda path: Reference(path, kv8=True), work)
+    return failed
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,6 +28,7 @@ struct bench_run {
   double prefill_s = 1e30, decode_s = 1e30, prefill_flops = 0.0;
   double prefill_syncs = 0.0, decode_syncs = 0.0;  // per token
   size_t kv_bytes = 0, kv_bytes_per_token = 0;
+  bool kv_8bit = false;
   std::vector<uint64_t> expert_load;
   int threads = 0;
 };
@@ -43,6 +44,7 @@ bench_run measure(const model& m, engine_options eo, const std::vector<int32_t>&
   r.threads = e.pool().size();
   r.kv_bytes = e.kv_bytes();
   r.kv_bytes_per_token = e.kv_bytes_per_token();
+  r.kv_8bit = e.kv_8bit();
   e.decode(prompt[0]);  // pages the weights in
   for (int rep = 0; rep < reps; ++rep) {
     e.reset();
@@ -97,6 +99,7 @@ void add_bench(CLI::App& app) {
     int p = 512, n = 128, threads = 0, reps = 1;
     bool json = false, no_probe = false;
     std::optional<execution> exec;
+    kv_cache_type kv = kv_cache_type::model_default;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
@@ -120,6 +123,7 @@ void add_bench(CLI::App& app) {
   add_execution_option(
       c, [o](execution v) { o->exec = v; },
       "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)");
+  add_kv_option(c, o->kv);
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
   c->add_flag("--no-probe", o->no_probe, "Skip measuring the read bandwidth and FMA peak");
   c->callback([o] {
@@ -131,7 +135,7 @@ void add_bench(CLI::App& app) {
       t = static_cast<int32_t>(g.next() % static_cast<uint64_t>(m->cfg.n_vocab));
     const bool tracks = m->cfg.n_tracks > 1;
     const execution first = o->exec.value_or(execution::track_parallel);
-    engine_options eo{.n_threads = o->threads, .n_ctx = P + N + 1, .exec = first};
+    engine_options eo{.n_threads = o->threads, .n_ctx = P + N + 1, .exec = first, .kv_type = o->kv};
     const bench_run r = measure(*m, eo, prompt, N, o->reps);
     std::optional<bench_run> base;
     if (tracks && !o->exec) {
@@ -141,6 +145,10 @@ void add_bench(CLI::App& app) {
 
     double kv_read = 0.0;
     for (size_t i = 0; i < N; ++i) kv_read += m->arch->kv_read_bytes(m->cfg, P + i);
+    if (r.kv_8bit) {  // an int8 value per f32 one, plus an f32 scale per head vector
+      const double hd = static_cast<double>(m->cfg.head_dim);
+      kv_read *= (hd + 4.0) / (4.0 * hd);
+    }
     const double bytes_per_token = static_cast<double>(m->decode_weight_bytes()) +
                                    (N ? kv_read / static_cast<double>(N) : 0.0);
     auto tok_s = [&](const bench_run& b) { return N ? static_cast<double>(N) / b.decode_s : 0.0; };
@@ -173,6 +181,7 @@ void add_bench(CLI::App& app) {
                      {"decode_syncs_per_token", r.decode_syncs},
                      {"kv_bytes", r.kv_bytes},
                      {"kv_bytes_per_token", r.kv_bytes_per_token},
+                     {"kv_cache_type", r.kv_8bit ? "q8" : "f32"},
                      {"decode_bytes_per_token", bytes_per_token},
                      {"decode_gb_s", dc_bw / 1e9}};
     if (m->cfg.moe_every > 0) {
@@ -224,8 +233,9 @@ void add_bench(CLI::App& app) {
     if (m->cfg.moe_every > 0)
       std::printf("experts          busiest expert %.2fx an even share (worst layer)\n",
                   worst_expert_imbalance(m->cfg, r.expert_load));
-    std::printf("KV cache         %.2f MB allocated, %zu bytes per token\n",
-                static_cast<double>(r.kv_bytes) / 1e6, r.kv_bytes_per_token);
+    std::printf("KV cache         %s, %.2f MB allocated, %zu bytes per token\n",
+                r.kv_8bit ? "8-bit" : "f32", static_cast<double>(r.kv_bytes) / 1e6,
+                r.kv_bytes_per_token);
     std::printf("decode traffic   %.1f MB per token, %.2f GB/s\n", bytes_per_token / 1e6,
                 dc_bw / 1e9);
     if (!o->no_probe) {

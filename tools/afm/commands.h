@@ -29,6 +29,16 @@ inline void add_execution_option(CLI::App* c, execution& e) {
       "block; 'layer' is the tensor-parallel baseline, meeting twice per layer");
 }
 
+// --kv f32|q8: the KV cache's storage (engine_options::kv_type); default: the model file's.
+inline void add_kv_option(CLI::App* c, kv_cache_type& t) {
+  c->add_option_function<std::string>(
+       "--kv",
+       [&t](const std::string& v) { t = v == "q8" ? kv_cache_type::q8 : kv_cache_type::f32; },
+       "KV cache storage: f32, or q8 (8 bits per value with a scale per head vector); default:\n"
+       "what the model file asks for (afm quantize --kv), else f32")
+      ->check(CLI::IsMember({"f32", "q8"}));
+}
+
 void add_create(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);

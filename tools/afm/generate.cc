@@ -24,6 +24,7 @@ void add_generate(CLI::App& app) {
     uint64_t seed = 0;
     bool greedy = false, quiet = false;
     execution exec = execution::track_parallel;
+    kv_cache_type kv = kv_cache_type::model_default;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand("generate", "Generate text from a prompt, streamed to stdout.");
@@ -40,6 +41,7 @@ void add_generate(CLI::App& app) {
   c->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   c->add_flag("--greedy", o->greedy, "Always take the most likely token");
   add_execution_option(c, o->exec);
+  add_kv_option(c, o->kv);
   c->add_option("--threads", o->threads, "Threads (0 = all)");
   c->add_flag("-q,--quiet", o->quiet, "Do not print timings to stderr");
   c->callback([o] {
@@ -59,7 +61,7 @@ void add_generate(CLI::App& app) {
     if (prompt.empty()) fail("the prompt is empty");
     const size_t n_ctx = std::min<size_t>(static_cast<size_t>(m->cfg.n_ctx),
                                           prompt.size() + static_cast<size_t>(o->n));
-    engine e(*m, {.n_threads = o->threads, .n_ctx = n_ctx, .exec = o->exec});
+    engine e(*m, {.n_threads = o->threads, .n_ctx = n_ctx, .exec = o->exec, .kv_type = o->kv});
     sampler s({.temperature = o->greedy ? 0.0f : o->temp,
                .top_k = o->top_k,
                .top_p = o->top_p,

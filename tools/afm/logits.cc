@@ -49,6 +49,7 @@ void add_logits(CLI::App& app) {
     bool all = false;
     int steps = 0, threads = 0, batch = 512;
     execution exec = execution::track_parallel;
+    kv_cache_type kv = kv_cache_type::model_default;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
@@ -65,6 +66,7 @@ void add_logits(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   add_execution_option(c, o->exec);
+  add_kv_option(c, o->kv);
   c->callback([o] {
     const std::vector<int32_t> toks = parse_tokens(o->tokens);
     if (o->steps < 0 || static_cast<size_t>(o->steps) >= toks.size())
@@ -73,7 +75,8 @@ void add_logits(CLI::App& app) {
     engine e(*m, {.n_threads = o->threads,
                   .n_ctx = toks.size(),
                   .batch = static_cast<size_t>(o->batch),
-                  .exec = o->exec});
+                  .exec = o->exec,
+                  .kv_type = o->kv});
     const size_t V = static_cast<size_t>(m->cfg.n_vocab);
     const size_t n_prefill = toks.size() - static_cast<size_t>(o->steps);
     std::span<const int32_t> pre(toks.data(), n_prefill);

@@ -25,6 +25,7 @@ void add_perplexity(CLI::App& app) {
     size_t ctx = 0, max_tokens = 0;
     int threads = 0;
     bool json = false;
+    kv_cache_type kv = kv_cache_type::model_default;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
@@ -44,6 +45,7 @@ void add_perplexity(CLI::App& app) {
   c->add_option("--ctx", o->ctx, "Window length in tokens (0 = the model's context)");
   c->add_option("--max-tokens", o->max_tokens, "Score at most this many tokens (0 = all)");
   c->add_option("--threads", o->threads, "Threads (0 = all)");
+  add_kv_option(c, o->kv);
   c->add_flag("--json", o->json, "Print one JSON object instead of text");
   c->callback([o] {
     auto m = load_model(o->model);
@@ -54,7 +56,7 @@ void add_perplexity(CLI::App& app) {
     const size_t ctx = o->ctx ? o->ctx : static_cast<size_t>(m->cfg.n_ctx);
     if (ctx < 2 || ctx > static_cast<size_t>(m->cfg.n_ctx))
       fail("--ctx ", ctx, " must be between 2 and the model's context, ", m->cfg.n_ctx);
-    engine e(*m, {.n_threads = o->threads, .n_ctx = ctx});
+    engine e(*m, {.n_threads = o->threads, .n_ctx = ctx, .kv_type = o->kv});
     double nll = 0.0;
     size_t scored = 0;
     // Scores tokens [from, n) of a sequence, each given the ones before it.

@@ -14,7 +14,7 @@ namespace afm::cli {
 
 void add_quantize(CLI::App& app) {
   struct opts {
-    std::string in, out, weights = "q8", embed;
+    std::string in, out, weights = "q8", embed, kv;
     int threads = 0;
     bool quiet = false;
   };
@@ -34,10 +34,15 @@ void add_quantize(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--embed", o->embed,
                 "Embedding format (default: q4 with --weights q2, else the weights' format)");
+  c->add_option("--kv", o->kv,
+                "KV cache the model runs with by default: q8 (8 bits per value, a scale per head\n"
+                "vector) or f32 (default: as the input)")
+      ->check(CLI::IsMember({"q8", "f32"}));
   c->add_option("--threads", o->threads, "Threads (0 = all)");
   c->add_flag("-q,--quiet", o->quiet, "Print only the summary, not every tensor");
   c->callback([o] {
     quantize_options qo;
+    qo.kv = o->kv;
     qo.weights = parse_weight_format(o->weights);
     if (!o->embed.empty()) {
       qo.embed = parse_weight_format(o->embed);
