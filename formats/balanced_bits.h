@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "afm/dtype.h"
+#include "formats/format.h"
 
 namespace afm::formats::balanced_bits {
 
@@ -122,6 +123,22 @@ inline void prepare_act(const float* x, size_t cols, void* act, int bits) {
     }
     offset[b] = center(bits) * static_cast<float>(sum);
   }
+}
+
+// The weight_format of B-bit codes, given the file's dispatched matvec: q2.cc and q4.cc each
+// supply only their per-target kernel instantiation.
+template <int B>
+constexpr weight_format make_format(dtype type, const char* name,
+                                    decltype(weight_format::matvec) matvec) {
+  return {type,
+          name,
+          kBlock,
+          block_bytes(B),
+          [](const float* src, size_t n, void* dst) { encode(src, n, dst, B); },
+          [](const void* src, size_t n, float* dst) { decode(src, n, dst, B); },
+          act_bytes,
+          [](const float* x, size_t cols, void* act) { prepare_act(x, cols, act, B); },
+          matvec};
 }
 
 }  // namespace afm::formats::balanced_bits

@@ -37,17 +37,6 @@ namespace {
 
 HWY_EXPORT(MatvecQ4);
 
-constexpr int kBits = 4;
-
-void encode(const float* src, size_t n, void* dst) {
-  balanced_bits::encode(src, n, dst, kBits);
-}
-void decode(const void* src, size_t n, float* dst) {
-  balanced_bits::decode(src, n, dst, kBits);
-}
-void prepare_act(const float* x, size_t cols, void* act) {
-  balanced_bits::prepare_act(x, cols, act, kBits);
-}
 void matvec(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
             size_t r1) {
   HWY_DYNAMIC_DISPATCH(MatvecQ4)(w, row_bytes, cols, act, y, r0, r1);
@@ -55,10 +44,7 @@ void matvec(const void* w, size_t row_bytes, size_t cols, const void* act, float
 
 }  // namespace
 
-extern const weight_format kQ4Format{
-    dtype::afm_q4, "q4",   balanced_bits::kBlock,    balanced_bits::block_bytes(kBits),
-    encode,        decode, balanced_bits::act_bytes, prepare_act,
-    matvec};
+extern const weight_format kQ4Format = balanced_bits::make_format<4>(dtype::afm_q4, "q4", matvec);
 
 }  // namespace afm::formats
 #endif  // HWY_ONCE

@@ -4,7 +4,9 @@
 #   - sft fine-tunes a pre-trained model on the synthetic chat tasks, and afm eval scores it;
 #   - upcycle turns it into a PT-MoE model that the runtime runs;
 #   - distill trains a fresh student from that MoE teacher; with alpha = 1 and the student
-#     starting as its own teacher, the first loss (pure KL) is zero.
+#     starting as its own teacher, the first loss (pure KL) is zero;
+#   - qat trains a 256-wide model through 2-bit fake quantization, resumes, and exports q2
+#     matrices with a q4 embedding that the runtime runs.
 set -u
 afm=$1
 recipes=$2
@@ -59,6 +61,25 @@ sed -i "s#\"../../configs/#\"$(cd "$recipes/../.." && pwd)/configs/#" "$dir/kl.j
 "$afm" create --config "$recipes/../../configs/afm-tiny.json" --out "$dir/v256.gguf" >/dev/null 2>&1
 err=$("$afm" train "$recipes/distill-tiny.json" --teacher "$dir/v256.gguf" --init "$base" --out "$dir/z" 2>&1 >/dev/null)
 [ $? -ne 0 ] && grep -q "one vocabulary" <<<"$err" && ok "distill refuses a teacher with another vocabulary" || bad "distill vocabulary mismatch ($err)"
+
+# QAT on a 256-wide base (q2 and q4 need rows of 256), stopped and resumed on the way.
+sed "s#\"../../configs/afm-tiny.json\"#\"$(cd "$recipes/../.." && pwd)/configs/afm-tiny-256.json\"#" "$pre" >"$dir/pre256.json"
+"$afm" train "$dir/pre256.json" --out "$dir/base256" --steps 4 --threads 1 2>/dev/null || bad "pretrain 256-wide base"
+"$afm" train "$recipes/qat-tiny.json" --init "$dir/base256/model.gguf" --out "$dir/qat" --steps 8 --stop-at 5 --threads 1 2>/dev/null
+[ -f "$dir/qat/checkpoint/qat.pt" ] && ok "qat checkpoint holds the factors and the EMA" || bad "no qat checkpoint"
+"$afm" train "$recipes/qat-tiny.json" --init "$dir/base256/model.gguf" --out "$dir/qat" --steps 8 --threads 1 2>"$dir/qat.err" \
+  && ok "qat resumes and exports" || { bad "qat resumes and exports"; cat "$dir/qat.err"; }
+grep -q "QAT export 2\.[0-9]* bits per weight" "$dir/qat.err" && ok "qat export: $(grep -o 'QAT export.*' "$dir/qat.err")" || bad "qat export summary"
+/usr/bin/python3 - "$dir/qat/model.gguf" "$recipes/../../tests/reference" <<'PY' && ok "qat model: q2 matrices, q4 embedding" || bad "qat model types"
+import sys
+sys.path.insert(0, sys.argv[2])
+from gguf_read import Reader, AFM_Q2, AFM_Q4
+r = Reader(sys.argv[1])
+types = {n: t for n, (d, t, o) in r.tensors.items() if len(d) > 1}
+assert types.pop("token_embd.weight") == AFM_Q4, types
+assert set(types.values()) == {AFM_Q2}, types
+PY
+"$afm" generate -m "$dir/qat/model.gguf" -p "GNU" -n 8 -q --threads 1 >/dev/null && ok "the QAT model generates" || bad "QAT model generate"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

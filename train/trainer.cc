@@ -22,7 +22,10 @@ torch::Tensor summed_loss(const torch_model& m, const torch::Tensor& tokens,
                           const torch::Tensor& counts, const train_options* o = nullptr) {
   const int64_t S = tokens.size(1) - 1;
   const torch::Tensor inputs = tokens.slice(1, 0, S);
-  const torch::Tensor logits = forward(m, inputs).to(torch::kFloat32).flatten(0, 1);
+  const torch::Tensor logits =
+      (o && o->qat ? forward(o->qat->fake_quantized(m), inputs) : forward(m, inputs))
+          .to(torch::kFloat32)
+          .flatten(0, 1);
   torch::Tensor loss = torch::nn::functional::cross_entropy(
       logits, tokens.slice(1, 1).flatten(),
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
@@ -76,12 +79,13 @@ void all_reduce_gradients(const std::vector<torch::Tensor>& params, const collec
 }
 
 struct checkpoint_paths {
-  fs::path dir, weights, optimizer, state;
+  fs::path dir, weights, optimizer, state, qat;
   explicit checkpoint_paths(const std::string& out)
       : dir(fs::path(out) / "checkpoint"),
         weights(dir / "weights.pt"),
         optimizer(dir / "optimizer.pt"),
-        state(dir / "state.json") {}
+        state(dir / "state.json"),
+        qat(dir / "qat.pt") {}
 };
 
 }  // namespace
@@ -114,8 +118,15 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
            " tensors, the model ", m.names.size());
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < saved.size(); ++i) m.w[m.names[i]].copy_(saved[i]);
+    if (o.qat) {
+      std::vector<torch::Tensor> q;
+      torch::load(q, ck.qat.string());
+      o.qat->load_state(q);
+    }
   }
   std::vector<torch::Tensor> params = m.parameters();
+  if (o.qat)
+    for (const torch::Tensor& f : o.qat->parameters()) params.push_back(f);
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   if (fs::exists(ck.optimizer)) torch::load(opt, ck.optimizer.string());
 
@@ -140,6 +151,7 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
     if (rank != 0) return;
     torch::save(m.parameters(), ck.weights.string());
     torch::save(opt, ck.optimizer.string());
+    if (o.qat) torch::save(o.qat->state(), ck.qat.string());
     const auto c = data.position();
     std::ofstream(ck.state) << nlohmann::json{
         {"step", step},
@@ -178,9 +190,11 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
       o.comm->all_reduce_sum(loss_sum);
     }
     const double loss = loss_sum.item<double>();
+    if (o.qat) o.qat->scale_factor_gradients();
     const double norm = o.clip > 0 ? torch::nn::utils::clip_grad_norm_(params, o.clip)
                                    : torch::nn::utils::clip_grad_norm_(params, 1e30);
     opt.step();
+    if (o.qat) o.qat->update_ema(m);
     ++step;
     const double n_tok = static_cast<double>(o.batch * (b.tokens.size(1) - 1));
     tokens += n_tok;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "train/data.h"
+#include "train/qat.h"
 #include "train/torch_model.h"
 
 namespace afm::train {
@@ -36,6 +37,10 @@ struct train_options {
   //   alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE.
   const torch_model* teacher = nullptr;
   double distill_alpha = 0.5, distill_temperature = 2.0;
+  // Quantization-aware training (train/qat.h): the forward pass sees qat->fake_quantized(m),
+  // the factors train with the weights (their gradients scaled), the EMA follows every step,
+  // and checkpoints keep both.
+  qat_state* qat = nullptr;
 };
 
 struct step_report {

@@ -20,11 +20,13 @@
 #include "afm/chat_format.h"
 #include "afm/error.h"
 #include "afm/model.h"
+#include "afm/quantize.h"
 #include "afm/synthetic_tasks.h"
 #include "tools/afm/commands.h"
 #include "tools/afm/progress.h"
 #include "train/data.h"
 #include "train/data_parallel.h"
+#include "train/qat.h"
 #include "train/trainer.h"
 #include "train/upcycle.h"
 
@@ -119,10 +121,13 @@ train::upcycle_options upcycle_options_of(const json& u, uint64_t seed) {
 //   sft       "init" weights, usually synthetic chat transcripts only (responses count)
 //   distill   a student from "model" (or "init") learns from "teacher"'s logits plus CE
 //   upcycle   "init" (dense) becomes a PT-MoE model ("upcycle" options), then trains
+//   qat       "init" trains through 2-bit fake quantization ("qat" options, train/qat.h) and
+//             exports its weight average on the grid: q2 matrices, a q4 embedding
 void run_recipe(const json& r, const fs::path& base, const run_args& a) {
   const std::string kind = r.value("recipe", std::string());
-  if (kind != "pretrain" && kind != "sft" && kind != "distill" && kind != "upcycle")
-    fail("unknown recipe '", kind, "' (known: pretrain, sft, distill, upcycle)");
+  if (kind != "pretrain" && kind != "sft" && kind != "distill" && kind != "upcycle" &&
+      kind != "qat")
+    fail("unknown recipe '", kind, "' (known: pretrain, sft, distill, upcycle, qat)");
   const int rank = a.group ? a.group->comm.rank : 0;
   auto barrier = [&] {
     if (a.group) a.group->barrier();
@@ -135,7 +140,7 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
   const std::vector<task_example> synthetic = synthetic_examples(data);
   const std::string init = model_file(r, "init", a.init, base);
   const std::string teacher_path = model_file(r, "teacher", a.teacher, base);
-  if ((kind == "sft" || kind == "upcycle") && init.empty())
+  if ((kind == "sft" || kind == "upcycle" || kind == "qat") && init.empty())
     fail("recipe: a ", kind, " recipe needs \"init\": the model file to start from");
   if (kind == "distill" && teacher_path.empty())
     fail("recipe: a distill recipe needs \"teacher\": the teacher's model file");
@@ -247,6 +252,18 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
     o.distill_alpha = d.value("alpha", o.distill_alpha);
     o.distill_temperature = d.value("temperature", o.distill_temperature);
   }
+  std::optional<train::qat_state> qat;
+  if (kind == "qat") {
+    const json q = r.value("qat", json::object());
+    train::qat_options qo;
+    qo.bits = q.value("bits", qo.bits);
+    qo.embed_bits = q.value("embed_bits", qo.embed_bits);
+    qo.ema = q.value("ema", qo.ema);
+    if (qo.bits != 2 && qo.bits != 4) fail("recipe: qat.bits must be 2 or 4");
+    if (qo.embed_bits != 2 && qo.embed_bits != 4) fail("recipe: qat.embed_bits must be 2 or 4");
+    qat = train::qat_state::init(m, qo);
+    o.qat = &*qat;
+  }
   progress_bar bar("afm train");
   train::train(m, loader, o, [&](const train::step_report& s) {
     if (rank != 0) return;
@@ -262,8 +279,26 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
   }
 
   const std::string model_path = (fs::path(out) / "model.gguf").string();
-  train::export_model(m, model_path, parse_dtype(r.value("export_dtype", std::string("f32"))), pool,
-                      [&](gguf_writer& w) { tok.write_gguf(w); });
+  if (qat) {
+    // The EMA weights sit on each tensor's grid; the balanced formats store them with per-block
+    // scales, so the export loses at most the f16 rounding of the scale.
+    m = qat->export_weights(m);
+    const std::string grid = (fs::path(out) / "qat-grid-f32.gguf").string();
+    train::export_model(m, grid, dtype::f32, pool, [&](gguf_writer& w) { tok.write_gguf(w); });
+    quantize_options qo;
+    qo.weights = qat->opt.bits == 2 ? dtype::afm_q2 : dtype::afm_q4;
+    qo.embed_set = true;
+    qo.embed = qat->opt.embed_bits == 2 ? dtype::afm_q2 : dtype::afm_q4;
+    const quantize_report rep = quantize_model(grid, model_path, qo, pool);
+    double worst = 0.0;
+    for (const quantized_tensor& t : rep.tensors) worst = std::max(worst, t.rel_rmse);
+    std::fprintf(stderr,
+                 "afm train: QAT export %.3f bits per weight, largest relative error %.2g\n",
+                 rep.bits_per_weight(), worst);
+  } else {
+    train::export_model(m, model_path, parse_dtype(r.value("export_dtype", std::string("f32"))),
+                        pool, [&](gguf_writer& w) { tok.write_gguf(w); });
+  }
   train::write_loss_svg((fs::path(out) / "log.csv").string(),
                         (fs::path(out) / "loss.svg").string());
   json summary{{"recipe", kind},
