@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <vector>
 
@@ -27,6 +28,11 @@ dtype parse_weight_format(const std::string& spec) {
 quantize_report quantize_model(const std::string& in, const std::string& out,
                                const quantize_options& o, thread_pool& pool,
                                const std::function<void(size_t, size_t)>& progress) {
+  // The input stays mapped while the output is written: writing over it would pull the
+  // weights from under the reader.
+  std::error_code ec;
+  if (std::filesystem::equivalent(in, out, ec))
+    fail("the output ", out, " is the input file; write to another path");
   const std::unique_ptr<model> m = load_model(in);  // validates the input fully
   const dtype embed = o.embed_set                  ? o.embed
                       : o.weights == dtype::afm_q2 ? dtype::afm_q4

@@ -62,6 +62,7 @@ expect_error "format not built" "pal:3.5.*not built yet" "$afm" quantize -m "$di
 # afm-tiny is 64 wide: q2's 256-value blocks do not fit, and the error names the tensor.
 expect_error "shape the format cannot take" "tensor 'token_embd.weight' has rows of 64 values, which q4" \
   "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights q2
+expect_error "quantize over its input" "is the input file" "$afm" quantize -m "$dir/m.gguf" -o "$dir/m.gguf" --weights q8
 expect_error "perplexity without vocabulary" "has no vocabulary" "$afm" perplexity -m "$dir/m.gguf"
 /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["n_experts_used"]=9; print(json.dumps(c))' \
   "$pt_config" >"$dir/bad-moe.json"
