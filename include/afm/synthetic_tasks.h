@@ -55,6 +55,12 @@ struct task_example {
 // One example drawn from g. Every task draws from several templates with random slots.
 task_example make_task_example(synthetic_task t, rng& g);
 
+// The draws the project uses: the default model's recipes train on the first
+// kTrainingPerTask examples per task from kTrainingSeed; afm eval and afm perplexity score
+// examples from kEvalSeed that are not among them.
+inline constexpr uint64_t kTrainingSeed = 7, kEvalSeed = 1000;
+inline constexpr size_t kTrainingPerTask = 6000;
+
 // n examples of task t drawn from seed, skipping any whose prompt is among the first
 // exclude_per_task examples per task of the draw from exclude_seed (the training draw), so every
 // returned example is unseen in training. `skipped` (optional) counts the examples passed over.

@@ -86,8 +86,8 @@ struct task_result {
 void add_eval(CLI::App& app) {
   struct opts {
     std::string model, tasks = "event,arithmetic,tool,summary";
-    size_t n = 50, show = 0, exclude_per_task = 6000;
-    uint64_t seed = 1000, exclude_seed = 7;
+    size_t n = 50, show = 0, exclude_per_task = kTrainingPerTask;
+    uint64_t seed = kEvalSeed, exclude_seed = kTrainingSeed;
     int threads = 0;
     bool json_out = false, forced_batching = false;
   };

@@ -76,7 +76,8 @@ void add_perplexity(CLI::App& app) {
     if (o->synthetic) {
       std::vector<std::vector<chat_entry>> transcripts;
       for (synthetic_task t : all_synthetic_tasks())
-        for (const task_example& x : heldout_task_examples(t, o->synthetic, 1000, 7, 6000))
+        for (const task_example& x :
+             heldout_task_examples(t, o->synthetic, kEvalSeed, kTrainingSeed, kTrainingPerTask))
           for (auto& tr : x.training_transcripts()) transcripts.push_back(std::move(tr));
       for (size_t i = 0; i < transcripts.size(); ++i) {
         const auto& tr = transcripts[i];
