@@ -3,6 +3,7 @@
 // weight bytes read. The read-bandwidth and FMA-peak probes are the ceilings afm bench uses.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -25,28 +26,33 @@ struct weights {
 std::unique_ptr<weights> make_weights(dtype type, size_t rows, size_t cols) {
   auto w = std::make_unique<weights>();
   const formats::weight_format& f = *formats::find_format(type);
-  w->bytes.resize(dtype_bytes(type, rows * cols));
-  std::vector<float> row(cols);
+  // Encode up to 288 distinct rows (whole strips of every tiled format) and repeat them:
+  // gigabyte-sized low-bit weights would take minutes to encode, and the kernels' speed does
+  // not depend on the values.
+  constexpr size_t kDistinct = 288;
+  rows = rows > kDistinct ? rows / kDistinct * kDistinct : rows;
+  const int64_t ne[2] = {static_cast<int64_t>(cols), static_cast<int64_t>(rows)};
+  w->bytes.resize(tensor_bytes(type, ne, 2));
+  const size_t head = std::min(rows, kDistinct);
+  std::vector<float> values(head * cols);
   rng g(1);
-  const size_t rb = w->bytes.size() / rows;
-  // Encode up to 256 distinct rows and repeat them: gigabyte-sized low-bit weights would take
-  // minutes to encode, and the kernels' speed does not depend on the values.
-  for (size_t r = 0; r < rows; ++r) {
-    if (r < 256) {
-      for (auto& v : row) v = static_cast<float>(g.normal() * 0.02);
-      f.encode(row.data(), cols, w->bytes.data() + r * rb);
-    } else {
-      std::memcpy(w->bytes.data() + r * rb, w->bytes.data() + (r % 256) * rb, rb);
-    }
-  }
-  w->t =
-      make_tensor(w->bytes.data(), type, {static_cast<int64_t>(cols), static_cast<int64_t>(rows)});
+  for (auto& v : values) v = static_cast<float>(g.normal() * 0.02);
+  thread_pool pool(1);
+  const int64_t head_ne[2] = {ne[0], static_cast<int64_t>(head)};
+  formats::encode_tensor(f, values.data(), head_ne, 2, w->bytes.data(), pool);
+  const size_t head_bytes = tensor_bytes(type, head_ne, 2);
+  for (size_t at = head_bytes; at < w->bytes.size(); at += head_bytes)
+    std::memcpy(w->bytes.data() + at, w->bytes.data(), std::min(head_bytes, w->bytes.size() - at));
+  w->t = make_tensor(w->bytes.data(), type, {ne[0], ne[1]});
   return w;
 }
 
 void BM_Matvec(benchmark::State& state, dtype type, bool streaming) {
   const size_t cols = 2048, threads = static_cast<size_t>(state.range(0));
-  const size_t rows = streaming ? (size_t{1} << 30) / dtype_bytes(type, cols) : 64;
+  // Tiled formats decode through libastcenc or a palette: 64 MiB (past the caches) is plenty.
+  const size_t stream_bytes =
+      formats::find_format(type)->tile_rows > 1 ? size_t{1} << 26 : size_t{1} << 30;
+  const size_t rows = streaming ? stream_bytes / dtype_bytes(type, cols) : 64;
   auto w = make_weights(type, rows, cols);
   thread_pool pool(static_cast<int>(threads));
   std::vector<float> x(cols, 0.5f), y(rows);
@@ -96,6 +102,9 @@ BENCHMARK_CAPTURE(BM_Matvec, q4_l2, dtype::afm_q4, false)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, q2_l2, dtype::afm_q2, false)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, q4_stream, dtype::afm_q4, true)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matvec, q2_stream, dtype::afm_q2, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, astc_stream, dtype::afm_astc, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, pal4_stream, dtype::afm_pal4, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, pal2_stream, dtype::afm_pal2, true)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, f32, dtype::f32)
     ->Args({64, 1})
     ->Args({256, 1})
@@ -105,6 +114,8 @@ BENCHMARK_CAPTURE(BM_Gemm, bf16, dtype::bf16)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, q8, dtype::q8_0)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, q4, dtype::afm_q4)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, q2, dtype::afm_q2)->Args({256, 2})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemm, astc, dtype::afm_astc)->Args({256, 2})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemm, pal4, dtype::afm_pal4)->Args({256, 2})->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(BM_FmaPeak)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 

@@ -15,15 +15,32 @@ struct known_type {
 };
 
 // Sizes of GGML's types, from the GGUF specification.
-constexpr std::array<known_type, 22> kTypes{{
-    {0, {"f32", 1, 4}},       {1, {"f16", 1, 2}},       {2, {"q4_0", 32, 18}},
-    {3, {"q4_1", 32, 20}},    {6, {"q5_0", 32, 22}},    {7, {"q5_1", 32, 24}},
-    {8, {"q8_0", 32, 34}},    {9, {"q8_1", 32, 36}},    {10, {"q2_k", 256, 84}},
-    {11, {"q3_k", 256, 110}}, {12, {"q4_k", 256, 144}}, {13, {"q5_k", 256, 176}},
-    {14, {"q6_k", 256, 210}}, {15, {"q8_k", 256, 292}}, {24, {"i8", 1, 1}},
-    {25, {"i16", 1, 2}},      {26, {"i32", 1, 4}},      {27, {"i64", 1, 8}},
-    {28, {"f64", 1, 8}},      {30, {"bf16", 1, 2}},     {1000, {"q2", 256, 66}},
+constexpr std::array<known_type, 25> kTypes{{
+    {0, {"f32", 1, 4}},
+    {1, {"f16", 1, 2}},
+    {2, {"q4_0", 32, 18}},
+    {3, {"q4_1", 32, 20}},
+    {6, {"q5_0", 32, 22}},
+    {7, {"q5_1", 32, 24}},
+    {8, {"q8_0", 32, 34}},
+    {9, {"q8_1", 32, 36}},
+    {10, {"q2_k", 256, 84}},
+    {11, {"q3_k", 256, 110}},
+    {12, {"q4_k", 256, 144}},
+    {13, {"q5_k", 256, 176}},
+    {14, {"q6_k", 256, 210}},
+    {15, {"q8_k", 256, 292}},
+    {24, {"i8", 1, 1}},
+    {25, {"i16", 1, 2}},
+    {26, {"i32", 1, 4}},
+    {27, {"i64", 1, 8}},
+    {28, {"f64", 1, 8}},
+    {30, {"bf16", 1, 2}},
+    {1000, {"q2", 256, 66}},
     {1001, {"q4", 256, 130}},
+    {1002, {"astc", 6, 3, 6}},
+    {1003, {"pal2", 256, 65, 16}},
+    {1004, {"pal4", 256, 130, 16}},
 }};
 
 }  // namespace
@@ -46,16 +63,35 @@ dtype parse_dtype(const std::string& name) {
   if (name == "q8" || name == "q8_0") return dtype::q8_0;
   if (name == "q4") return dtype::afm_q4;
   if (name == "q2") return dtype::afm_q2;
-  fail("unknown dtype '", name, "' (expected f32, bf16, f16, q8, q4 or q2)");
+  if (name == "astc") return dtype::afm_astc;
+  if (name == "pal2") return dtype::afm_pal2;
+  if (name == "pal4") return dtype::afm_pal4;
+  fail("unknown dtype '", name, "' (expected f32, bf16, f16, q8, q4, q2, astc, pal2 or pal4)");
 }
 
 size_t dtype_bytes(dtype t, uint64_t n) {
   const dtype_layout* l = find_dtype_layout(static_cast<uint32_t>(t));
   if (!l) fail("unknown tensor type ", static_cast<uint32_t>(t));
+  if (l->tile_rows > 1)
+    return static_cast<size_t>((n + l->block_elems - 1) / l->block_elems) * l->block_bytes;
   if (n % l->block_elems != 0)
     fail(n, " elements of ", l->name, " are not a whole number of ", l->block_elems,
          "-element blocks");
   return static_cast<size_t>(n / l->block_elems) * l->block_bytes;
+}
+
+uint32_t dtype_tile_rows(dtype t) {
+  const dtype_layout* l = find_dtype_layout(static_cast<uint32_t>(t));
+  return l ? l->tile_rows : 1;
+}
+
+size_t tensor_bytes(dtype t, const int64_t* ne, int n_dims) {
+  uint64_t rows = 1, matrices = 1;
+  for (int d = 1; d < n_dims; ++d) (d == 1 ? rows : matrices) *= static_cast<uint64_t>(ne[d]);
+  const uint64_t tile = dtype_tile_rows(t);
+  if (n_dims < 1) return 0;
+  return dtype_bytes(t, static_cast<uint64_t>(ne[0])) * ((rows + tile - 1) / tile * tile) *
+         matrices;
 }
 
 float f16_to_f32(uint16_t h) {
@@ -122,7 +158,9 @@ void set_contiguous_strides(tensor& t) {
   if (!layout) fail("tensor '", t.name, "' has unknown type ", static_cast<uint32_t>(t.type));
   t.nb[0] = layout->block_bytes;
   t.nb[1] = dtype_bytes(t.type, static_cast<uint64_t>(t.ne[0]));
-  for (int d = 2; d < 4; ++d) t.nb[d] = t.nb[d - 1] * static_cast<size_t>(t.ne[d - 1]);
+  const size_t tile = layout->tile_rows;  // a tiled type pads every matrix to whole strips
+  t.nb[2] = t.nb[1] * ((static_cast<size_t>(t.ne[1]) + tile - 1) / tile * tile);
+  t.nb[3] = t.nb[2] * static_cast<size_t>(t.ne[2]);
 }
 
 tensor make_tensor(void* data, dtype type, std::initializer_list<int64_t> dims, std::string name) {

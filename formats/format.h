@@ -31,6 +31,17 @@ struct weight_format {
   // y[r - r0] = dot(row r of W, x) for r in [r0, r1). W rows are row_bytes apart.
   void (*matvec)(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
                  size_t r1);
+
+  // A tiled format (tile_rows > 1: astc) instead has blocks spanning strips of tile_rows rows, so
+  // it cannot encode, decode or multiply one row alone (encode, decode and matvec are null).
+  // encode_matrix encodes a rows x cols matrix into strips (rows and cols padded up to whole
+  // blocks). decode_strip decodes one strip into tile_rows x cols floats, the block residuals,
+  // and each block's offset into offsets[cols / block_elems, rounded up]: a weight is
+  // residual + its block's offset. Products never add them back: formats/matmul.cc decodes a strip
+  // into a cache-resident buffer and adds offset * (sum of the block's inputs) to each row.
+  uint32_t tile_rows = 1;
+  void (*encode_matrix)(const float* src, size_t rows, size_t cols, void* dst) = nullptr;
+  void (*decode_strip)(const void* strip, size_t cols, float* residual, float* offsets) = nullptr;
 };
 
 // The format of a dtype, or nullptr if afm has none.

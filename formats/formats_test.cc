@@ -1,5 +1,6 @@
 // Each weight format's kernels against decode-then-f32 scalar products, at odd shapes, on every
 // SIMD target, plus the exact encodings.
+#include <astcenc.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include "afm/error.h"
 #include "afm/rng.h"
 #include "core/simd_targets_test_util.h"
+#include "formats/astc.h"
 #include "formats/format.h"
 #include "formats/matmul.h"
 
@@ -24,8 +26,14 @@ std::vector<float> randn(size_t n, uint64_t seed) {
   return v;
 }
 
-const dtype kTypes[] = {dtype::f32,  dtype::f16,    dtype::bf16,
-                        dtype::q8_0, dtype::afm_q4, dtype::afm_q2};
+const dtype kTypes[] = {dtype::f32,      dtype::f16,      dtype::bf16,
+                        dtype::q8_0,     dtype::afm_q4,   dtype::afm_q2,
+                        dtype::afm_astc, dtype::afm_pal2, dtype::afm_pal4};
+
+// Formats that take rows of any width: the element formats, and tiled ones (which pad).
+bool any_width(dtype t) {
+  return find_format(t)->block_elems == 1 || find_format(t)->tile_rows > 1;
+}
 
 // Formats whose matvec quantizes the activation to 8 bits.
 bool quantizes_act(dtype t) {
@@ -77,16 +85,19 @@ struct encoded {
   tensor t;
 };
 
+// Encodes random weights and decodes them back: a tiled format's decoding adds its block
+// offsets back, the explicit reconstruction its fused products must match.
 encoded make(dtype type, size_t rows, size_t cols, uint64_t seed) {
+  thread_pool pool(2);
   const weight_format& f = *find_format(type);
   encoded e;
   const auto w = randn(rows * cols, seed);
-  e.bytes.resize(dtype_bytes(type, rows * cols));
-  f.encode(w.data(), rows * cols, e.bytes.data());
+  const int64_t ne[2] = {static_cast<int64_t>(cols), static_cast<int64_t>(rows)};
+  e.bytes.resize(tensor_bytes(type, ne, 2));
+  encode_tensor(f, w.data(), ne, 2, e.bytes.data(), pool);
+  e.t = make_tensor(e.bytes.data(), type, {ne[0], ne[1]}, "w");
   e.decoded.resize(rows * cols);
-  f.decode(e.bytes.data(), rows * cols, e.decoded.data());
-  e.t = make_tensor(e.bytes.data(), type, {static_cast<int64_t>(cols), static_cast<int64_t>(rows)},
-                    "w");
+  decode_tensor(e.t, e.decoded.data(), pool);
   return e;
 }
 
@@ -98,9 +109,9 @@ TEST(Formats, MatvecMatchesDecodedProduct) {
       const size_t block = find_format(type)->block_elems;
       for (size_t rows : {1u, 5u, 17u, 40u}) {
         for (size_t cols : {32u, 96u, 256u, 768u, 1056u, 3584u}) {
-          if (cols % block != 0) continue;
-          for (size_t extra : {0u, 1u, 7u}) {  // odd widths for the element formats
-            const size_t k = block == 1 ? cols + extra : cols;
+          if (cols % block != 0 && !any_width(type)) continue;
+          for (size_t extra : {0u, 1u, 7u}) {  // odd widths for the element and tiled formats
+            const size_t k = any_width(type) ? cols + extra : cols;
             const encoded e = make(type, rows, k, rows * 131 + k);
             const auto x = randn(k, 99);
             std::vector<float> y(rows);
@@ -156,7 +167,7 @@ TEST(Formats, MatmulMatchesDecodedProduct) {
            std::initializer_list<size_t>{2, 9, 13, kMatvecMaxRows, kMatvecMaxRows + 1, 40}) {
         for (size_t rows : {3u, 37u, 70u}) {
           SCOPED_TRACE(::testing::Message() << "n=" << n << " rows=" << rows);
-          const size_t k = find_format(type)->block_elems == 1 ? 513 : 512;
+          const size_t k = any_width(type) ? 513 : 512;
           const encoded e = make(type, rows, k, n + rows);
           const auto x = randn(n * k, 77);
           std::vector<float> y(n * rows);
@@ -177,6 +188,133 @@ TEST(Formats, MatmulMatchesDecodedProduct) {
       }
     }
   });
+}
+
+// The astc strips, decoded one at a time into the kernel's buffer, against libastcenc's own
+// decompressor run over the whole matrix as one image: bit-exact, at a shape that pads rows
+// and columns. The floors sit at or below their block's minimum, so every residual is >= 0.
+TEST(Astc, StripDecodeIsBitExactWithLibastcenc) {
+  thread_pool pool(2);
+  const size_t rows = 45, cols = 83, nbx = (cols + 5) / 6, nby = (rows + 5) / 6;
+  const auto w = randn(rows * cols, 12);
+  const int64_t ne[2] = {cols, rows};
+  std::vector<uint8_t> bytes(tensor_bytes(dtype::afm_astc, ne, 2));
+  ASSERT_EQ(bytes.size(), nbx * nby * astc::kBlockBytes);
+  encode_tensor(*find_format(dtype::afm_astc), w.data(), ne, 2, bytes.data(), pool);
+
+  std::vector<uint8_t> image_blocks(nbx * nby * astc::kAstcBytes);
+  for (size_t i = 0; i < nbx * nby; ++i)
+    std::memcpy(image_blocks.data() + i * astc::kAstcBytes, bytes.data() + i * astc::kBlockBytes,
+                astc::kAstcBytes);
+  astcenc_config cfg;
+  ASSERT_EQ(astcenc_config_init(ASTCENC_PRF_HDR, 6, 6, 1, ASTCENC_PRE_FASTEST,
+                                ASTCENC_FLG_DECOMPRESS_ONLY, &cfg),
+            ASTCENC_SUCCESS);
+  astcenc_context* ctx = nullptr;
+  ASSERT_EQ(astcenc_context_alloc(&cfg, 1, &ctx), ASTCENC_SUCCESS);
+  std::vector<float> rgba(nbx * 6 * nby * 6 * 4);
+  void* slice = rgba.data();
+  astcenc_image img{static_cast<unsigned>(nbx * 6), static_cast<unsigned>(nby * 6), 1,
+                    ASTCENC_TYPE_F32, &slice};
+  const astcenc_swizzle swz{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
+  ASSERT_EQ(astcenc_decompress_image(ctx, image_blocks.data(), image_blocks.size(), &img, &swz, 0),
+            ASTCENC_SUCCESS);
+  astcenc_context_free(ctx);
+
+  const weight_format& f = *find_format(dtype::afm_astc);
+  std::vector<float> residual(6 * cols), offsets(nbx);
+  for (size_t s = 0; s < nby; ++s) {
+    f.decode_strip(bytes.data() + s * nbx * astc::kBlockBytes, cols, residual.data(),
+                   offsets.data());
+    for (size_t y = 0; y < 6 && s * 6 + y < rows; ++y)
+      for (size_t x = 0; x < cols; ++x) {
+        const float want = rgba[((s * 6 + y) * nbx * 6 + x) * 4];
+        uint32_t a, b;
+        std::memcpy(&a, &residual[y * cols + x], 4);
+        std::memcpy(&b, &want, 4);
+        ASSERT_EQ(a, b) << "row " << s * 6 + y << " col " << x;
+        ASSERT_GE(residual[y * cols + x], 0.0f);
+      }
+    for (size_t b = 0; b < nbx; ++b) {
+      float lo = INFINITY;
+      for (size_t y = s * 6; y < std::min(rows, s * 6 + 6); ++y)
+        for (size_t x = b * 6; x < std::min(cols, b * 6 + 6); ++x)
+          lo = std::min(lo, w[y * cols + x]);
+      EXPECT_LE(offsets[b], lo);
+      EXPECT_EQ(f16_to_f32(f32_to_f16(offsets[b])), offsets[b]);  // stored as f16
+    }
+  }
+}
+
+// The floor one block range below the minimum, against the minimum itself, on Gaussian
+// weights: HDR's logarithmic endpoints favour residuals away from 0 (formats/astc.cc).
+TEST(Astc, FloorBelowMinimumHalvesTheError) {
+  const size_t rows = 120, cols = 120;
+  const auto w = randn(rows * cols, 5);
+  auto rel_error = [&](float floor_ranges) {
+    std::vector<uint8_t> bytes(rows / 6 * cols / 6 * astc::kBlockBytes);
+    astc::encode(w.data(), rows, cols, bytes.data(), floor_ranges);
+    tensor t = make_tensor(bytes.data(), dtype::afm_astc, {cols, rows}, "w");
+    thread_pool pool(1);
+    std::vector<float> back(rows * cols);
+    decode_tensor(t, back.data(), pool);
+    double e = 0, n = 0;
+    for (size_t i = 0; i < rows * cols; ++i) {
+      e += (back[i] - w[i]) * static_cast<double>(back[i] - w[i]);
+      n += w[i] * static_cast<double>(w[i]);
+    }
+    return std::sqrt(e / n);
+  };
+  const double at_min = rel_error(0.0f), below = rel_error(astc::kFloorRanges);
+  std::printf("astc relative RMS error: floor at the minimum %.4f, one range below %.4f\n", at_min,
+              below);
+  EXPECT_LT(below, 0.3);
+  EXPECT_LT(below, 0.7 * at_min);
+}
+
+TEST(Astc, RowLookupDecodesItsStrip) {
+  thread_pool pool(1);
+  const encoded e = make(dtype::afm_astc, 12, 12, 1);
+  std::vector<float> row(12), all(144);
+  decode_row(e.t, 7, row.data());  // a row inside the second strip
+  for (size_t c = 0; c < 12; ++c) EXPECT_EQ(row[c], e.decoded[7 * 12 + c]);
+  decode_tensor(e.t, all.data(), pool);
+  EXPECT_EQ(all, e.decoded);
+}
+
+// k-means palettes: weights drawn from 2^B exact f16 values come back exactly; Gaussian weights
+// land near the Lloyd-Max optimum for the palette's size; shapes that pad rows and columns.
+TEST(Palette, KmeansFindsThePalette) {
+  thread_pool pool(2);
+  for (dtype type : {dtype::afm_pal2, dtype::afm_pal4}) {
+    SCOPED_TRACE(dtype_name(type));
+    const size_t bits = type == dtype::afm_pal2 ? 2 : 4, rows = 21, cols = 300;
+    const float levels[16] = {-0.75f,    -0.5f, -0.375f,  -0.25f,  -0.125f, -0.0625f,
+                              -0.03125f, 0.0f,  0.03125f, 0.0625f, 0.125f,  0.25f,
+                              0.375f,    0.5f,  0.75f,    1.0f};
+    rng g(4);
+    std::vector<float> w(rows * cols);
+    for (float& x : w) x = levels[(g.next() % (size_t{1} << bits)) * (16 >> bits)];
+    const int64_t ne[2] = {cols, rows};
+    std::vector<uint8_t> bytes(tensor_bytes(type, ne, 2));
+    encode_tensor(*find_format(type), w.data(), ne, 2, bytes.data(), pool);
+    std::vector<float> back(rows * cols);
+    decode_tensor(make_tensor(bytes.data(), type, {ne[0], ne[1]}), back.data(), pool);
+    EXPECT_EQ(back, w);
+
+    // Gaussian: Lloyd-Max's optimal 4- and 16-level quantizers have relative RMS errors 0.343
+    // and 0.0951; a palette per tile fitted by k-means gets within 10% of them.
+    const auto n = randn(64 * 512, 9);
+    const int64_t ne2[2] = {512, 64};
+    bytes.assign(tensor_bytes(type, ne2, 2), 0);
+    encode_tensor(*find_format(type), n.data(), ne2, 2, bytes.data(), pool);
+    back.resize(n.size());
+    decode_tensor(make_tensor(bytes.data(), type, {512, 64}), back.data(), pool);
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n.size(); ++i)
+      e += (back[i] - n[i]) * (back[i] - n[i]), m += n[i] * n[i];
+    EXPECT_LT(std::sqrt(e / m), (bits == 2 ? 0.343 : 0.0951) * 1.1);
+  }
 }
 
 }  // namespace

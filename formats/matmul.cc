@@ -8,10 +8,93 @@
 #include "formats/format.h"
 
 namespace afm::formats {
+namespace {
+
+size_t blocks_across(const weight_format& f, size_t cols) {
+  return (cols + f.block_elems - 1) / f.block_elems;
+}
+
+// A tiled format (astc): each strip decodes once per product into the thread's buffer, which
+// stays in cache while every token reads it, then each block's offset enters every row of its
+// strip as offset * (sum of the token's inputs over the block's columns).
+void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_t ldx, size_t n,
+                  float* y, size_t ldy, thread_pool& pool) {
+  const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
+  const size_t tile = f.tile_rows, nbx = blocks_across(f, cols);
+  const size_t strips = (rows + tile - 1) / tile, strip_bytes = w.row_bytes() * tile;
+  static thread_local std::vector<float> sums_buf;
+  sums_buf.assign(n * nbx, 0.0f);
+  float* sums = sums_buf.data();  // workers read this thread's buffer by pointer
+  for (size_t t = 0; t < n; ++t)
+    for (size_t c = 0; c < cols; ++c) sums[t * nbx + c / f.block_elems] += x[t * ldx + c];
+  // Several tokens decode several strips at once, so gemm gets panels of some height.
+  const size_t group = n <= kMatvecMaxRows ? 1 : 8;
+  pool.parallel_for(strips, group, [&](size_t s0, size_t s1) {
+    thread_local std::vector<float> residual, offsets;
+    for (size_t s = s0; s < s1; s += group) {
+      const size_t g = std::min(group, s1 - s);
+      residual.resize(g * tile * cols);
+      offsets.resize(g * nbx);
+      for (size_t i = 0; i < g; ++i)
+        f.decode_strip(static_cast<const uint8_t*>(w.data) + (s + i) * strip_bytes, cols,
+                       residual.data() + i * tile * cols, offsets.data() + i * nbx);
+      const size_t r0 = s * tile, r1 = std::min(rows, (s + g) * tile);
+      if (n <= kMatvecMaxRows) {
+        for (size_t t = 0; t < n; ++t)
+          for (size_t r = r0; r < r1; ++r)
+            y[t * ldy + r] = kernels::dot(residual.data() + (r - r0) * cols, x + t * ldx, cols);
+      } else {
+        const kernels::gemm_weights gw{
+            residual.data(), cols * sizeof(float), r1 - r0, cols, 1, sizeof(float), nullptr};
+        kernels::gemm(x, ldx, n, gw, y + r0, ldy, 0, r1 - r0);
+      }
+      for (size_t t = 0; t < n; ++t)
+        for (size_t i = 0; i < g; ++i) {
+          const float o = kernels::dot(offsets.data() + i * nbx, sums + t * nbx, nbx);
+          for (size_t r = (s + i) * tile; r < std::min(r1, (s + i + 1) * tile); ++r)
+            y[t * ldy + r] += o;
+        }
+    }
+  });
+}
+
+// Rows [r0, r1) of one matrix of a tiled format, offsets added back (r0 starts a strip).
+void decode_strips(const weight_format& f, const uint8_t* m, size_t row_bytes, size_t cols,
+                   size_t rows, size_t r0, size_t r1, float* dst) {
+  const size_t tile = f.tile_rows, nbx = blocks_across(f, cols);
+  std::vector<float> residual(tile * cols), offsets(nbx);
+  for (size_t s = r0 / tile; s * tile < r1; ++s) {
+    f.decode_strip(m + s * tile * row_bytes, cols, residual.data(), offsets.data());
+    for (size_t r = std::max(r0, s * tile); r < std::min({r1, rows, (s + 1) * tile}); ++r)
+      for (size_t c = 0; c < cols; ++c)
+        dst[(r - r0) * cols + c] = residual[(r - s * tile) * cols + c] + offsets[c / f.block_elems];
+  }
+}
+
+}  // namespace
+
+// The product of w alone, without its low-rank part.
+static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
+                        thread_pool& pool);
 
 void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
             thread_pool& pool) {
+  matmul_base(w, x, ldx, n, y, ldy, pool);
+  if (!w.lora_a) return;
+  // y += B (A x): rank-sized intermediates, so the low-rank part costs (rows + cols) rank.
+  const size_t rank = static_cast<size_t>(w.lora_a->rows()), rows = static_cast<size_t>(w.rows());
+  static thread_local std::vector<float> ax, bax;
+  ax.resize(n * rank);
+  bax.resize(n * rows);
+  matmul_base(*w.lora_a, x, ldx, n, ax.data(), rank, pool);
+  matmul_base(*w.lora_b, ax.data(), rank, n, bax.data(), rows, pool);
+  for (size_t t = 0; t < n; ++t) kernels::add(y + t * ldy, bax.data() + t * rows, rows);
+}
+
+static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
+                        thread_pool& pool) {
   const weight_format& f = format_of(w);
+  if (f.tile_rows > 1) return matmul_tiled(f, w, x, ldx, n, y, ldy, pool);
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
   if (n <= kMatvecMaxRows) {
     // A few tokens: the format's fused matvec per token, over stripes of rows small enough to
@@ -54,7 +137,49 @@ void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, siz
 }
 
 void decode_row(const tensor& w, int64_t r, float* dst) {
-  format_of(w).decode(w.row(r), static_cast<size_t>(w.cols()), dst);
+  const weight_format& f = format_of(w);
+  const size_t cols = static_cast<size_t>(w.cols()), row = static_cast<size_t>(r);
+  if (f.tile_rows == 1) return f.decode(w.row(r), cols, dst);
+  const size_t per = static_cast<size_t>(w.ne[1]), start = row / per * per;  // its matrix
+  const size_t first = (row - start) / f.tile_rows * f.tile_rows;
+  std::vector<float> strip(f.tile_rows * cols);
+  decode_strips(f, static_cast<const uint8_t*>(w.data) + row / per * w.nb[2], w.row_bytes(), cols,
+                per, first, std::min(per, first + f.tile_rows), strip.data());
+  std::copy_n(strip.data() + (row - start - first) * cols, cols, dst);
+}
+
+void decode_tensor(const tensor& w, float* dst, thread_pool& pool) {
+  const weight_format& f = format_of(w);
+  const size_t cols = static_cast<size_t>(w.cols()), per = static_cast<size_t>(w.ne[1]);
+  const size_t matrices = static_cast<size_t>(w.ne[2] * w.ne[3]), tile = f.tile_rows;
+  for (size_t m = 0; m < matrices; ++m) {
+    const uint8_t* src = static_cast<const uint8_t*>(w.data) + m * w.nb[2];
+    float* out = dst + m * per * cols;
+    pool.parallel_for((per + tile - 1) / tile, 4, [&](size_t s0, size_t s1) {
+      if (tile > 1)
+        return decode_strips(f, src, w.row_bytes(), cols, per, s0 * tile, s1 * tile,
+                             out + s0 * tile * cols);
+      for (size_t r = s0; r < s1; ++r) f.decode(src + r * w.row_bytes(), cols, out + r * cols);
+    });
+  }
+}
+
+void encode_tensor(const weight_format& f, const float* src, const int64_t* ne, int n_dims,
+                   void* dst, thread_pool& pool) {
+  const size_t cols = static_cast<size_t>(ne[0]), row_bytes = dtype_bytes(f.type, cols);
+  size_t per = n_dims > 1 ? static_cast<size_t>(ne[1]) : 1, matrices = 1;
+  for (int d = 2; d < n_dims; ++d) matrices *= static_cast<size_t>(ne[d]);
+  const size_t tile = f.tile_rows, padded = (per + tile - 1) / tile * tile;
+  for (size_t m = 0; m < matrices; ++m) {
+    const float* in = src + m * per * cols;
+    uint8_t* out = static_cast<uint8_t*>(dst) + m * padded * row_bytes;
+    pool.parallel_for(padded / tile, tile > 1 ? 1 : 16, [&](size_t s0, size_t s1) {
+      if (tile > 1)
+        return f.encode_matrix(in + s0 * tile * cols, std::min(per, s1 * tile) - s0 * tile, cols,
+                               out + s0 * tile * row_bytes);
+      for (size_t r = s0; r < s1; ++r) f.encode(in + r * cols, cols, out + r * row_bytes);
+    });
+  }
 }
 
 }  // namespace afm::formats

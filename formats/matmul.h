@@ -8,6 +8,7 @@
 
 #include "afm/tensor.h"
 #include "afm/thread_pool.h"
+#include "formats/format.h"
 
 namespace afm::formats {
 
@@ -20,5 +21,12 @@ void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, siz
 
 // Decodes row r of w (w.cols() values) into dst: the embedding lookup.
 void decode_row(const tensor& w, int64_t r, float* dst);
+
+// Decodes all of w (w.elements() floats, row after row; a tiled format's offsets added back).
+void decode_tensor(const tensor& w, float* dst, thread_pool& pool);
+// Encodes src (the elements of a tensor of dims ne, row after row) in format f into dst, which
+// holds tensor_bytes(f.type, ne, n_dims) bytes.
+void encode_tensor(const weight_format& f, const float* src, const int64_t* ne, int n_dims,
+                   void* dst, thread_pool& pool);
 
 }  // namespace afm::formats

@@ -258,10 +258,10 @@ gguf_file gguf_file::parse(const uint8_t* data, size_t size, std::string name) {
     const dtype_layout* layout = find_dtype_layout(type);
     if (!layout) fail(file, ": tensor '", t.name, "' has unknown type ", type);
     t.type = static_cast<dtype>(type);
-    if (t.ne[0] % layout->block_elems != 0)
+    if (layout->tile_rows == 1 && t.ne[0] % layout->block_elems != 0)
       fail(file, ": tensor '", t.name, "' row of ", t.ne[0], " elements is not a whole number of ",
            layout->name, " blocks of ", layout->block_elems);
-    t.bytes = static_cast<size_t>(count / layout->block_elems * layout->block_bytes);
+    t.bytes = tensor_bytes(t.type, t.ne.data(), t.n_dims);
     t.offset = c.read<uint64_t>("a tensor offset");
     if (t.offset % f.alignment_ != 0)
       fail(file, ": tensor '", t.name, "' offset ", t.offset, " is not aligned to ", f.alignment_);

@@ -24,12 +24,8 @@ void gguf_writer::add_tensor(const std::string& name, dtype type, const std::vec
   t.name = name;
   t.type = type;
   t.n_dims = static_cast<int>(ne.size());
-  uint64_t count = 1;
-  for (size_t d = 0; d < ne.size(); ++d) {
-    t.ne[d] = ne[d];
-    count *= static_cast<uint64_t>(ne[d]);
-  }
-  t.bytes = dtype_bytes(type, count);
+  for (size_t d = 0; d < ne.size(); ++d) t.ne[d] = ne[d];
+  t.bytes = tensor_bytes(type, t.ne.data(), t.n_dims);
   t.offset = 0;
   if (!tensors_.empty()) {
     const auto& prev = tensors_.back();

@@ -143,12 +143,17 @@ tensor matrix_of(const tensor& stack, int64_t e) {
   tensor m = stack;
   m.n_dims = 2;
   m.ne = {stack.ne[0], stack.ne[1], 1, 1};
-  m.data = const_cast<uint8_t*>(stack.row(e * stack.ne[1]));
+  m.data = static_cast<uint8_t*>(stack.data) + static_cast<size_t>(e) * stack.nb[2];
   set_contiguous_strides(m);
   return m;
 }
 
 tensor rows_of(const tensor& w, int64_t first, int64_t count) {
+  if (w.lora_a) fail("tensor '", w.name, "' has a low-rank part: it cannot be split by rows");
+  const int64_t tile = dtype_tile_rows(w.type);
+  if (first % tile != 0 || (count % tile != 0 && first + count != w.rows()))
+    fail("tensor '", w.name, "': rows [", first, ", ", first + count, ") do not fall on its ",
+         dtype_name(w.type), " strips of ", tile, " rows");
   tensor m = w;
   m.ne = {w.ne[0], count, 1, 1};
   m.n_dims = 2;
@@ -159,6 +164,9 @@ tensor rows_of(const tensor& w, int64_t first, int64_t count) {
 tensor cols_of(const tensor& w, int64_t first, int64_t count) {
   const auto* f = formats::find_format(w.type);
   const int64_t block = f ? static_cast<int64_t>(f->block_elems) : 1;
+  if (w.lora_a) fail("tensor '", w.name, "' has a low-rank part: it cannot be split by columns");
+  if (dtype_tile_rows(w.type) > 1)  // a strip's blocks span all its rows: no column view
+    fail("tensor '", w.name, "': ", dtype_name(w.type), " cannot be split by columns");
   if (!f || first % block != 0 || count % block != 0)
     fail("tensor '", w.name, "': columns [", first, ", ", first + count,
          ") do not fall on its format's blocks of ", block);

@@ -7,6 +7,7 @@
 #include "afm/model.h"
 #include "afm/rng.h"
 #include "formats/format.h"
+#include "formats/matmul.h"
 #include "model/architecture.h"
 
 namespace afm {
@@ -32,9 +33,10 @@ void write_model_file(const model_config& c, dtype type, const std::string& path
   };
   for (const tensor_slot& s : slots) {
     const dtype t = type_of(s);
-    if (s.ne[0] % static_cast<int64_t>(formats::find_format(t)->block_elems) != 0)
+    const formats::weight_format* f = formats::find_format(t);
+    if (f->tile_rows == 1 && s.ne[0] % static_cast<int64_t>(f->block_elems) != 0)
       fail("tensor '", s.name, "' rows of ", s.ne[0], " values cannot be stored as ", dtype_name(t),
-           " (needs a multiple of ", formats::find_format(t)->block_elems, ")");
+           " (needs a multiple of ", f->block_elems, ")");
     w.add_tensor(s.name, t, s.ne);
   }
   w.write_header(path);
@@ -48,15 +50,12 @@ void write_model_file(const model_config& c, dtype type, const std::string& path
     size_t rows = 1;
     for (size_t d = 1; d < s.ne.size(); ++d) rows *= static_cast<size_t>(s.ne[d]);
     values.resize(rows * cols);
-    encoded.resize(dtype_bytes(f.type, rows * cols));
-    const size_t row_bytes = encoded.size() / rows;
+    encoded.resize(tensor_bytes(f.type, s.ne.data(), static_cast<int>(s.ne.size())));
     pool.parallel_for(rows, 16, [&](size_t r0, size_t r1) {
-      for (size_t r = r0; r < r1; ++r) {
-        float* row = values.data() + r * cols;
-        fill(i, r, row);
-        f.encode(row, cols, encoded.data() + r * row_bytes);
-      }
+      for (size_t r = r0; r < r1; ++r) fill(i, r, values.data() + r * cols);
     });
+    formats::encode_tensor(f, values.data(), s.ne.data(), static_cast<int>(s.ne.size()),
+                           encoded.data(), pool);
     w.write_tensor(encoded.data(), encoded.size());
     if (progress) progress(i + 1, slots.size());
   }

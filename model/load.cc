@@ -37,6 +37,31 @@ void build_rope_tables(model& m) {
   }
 }
 
+// Binds "<name>.lora_a" [rank x cols] and "<name>.lora_b" [rows x rank] to w, if the file has
+// them (both, in a row format).
+void bind_low_rank(model& m, const std::string& path, tensor& w) {
+  const gguf_tensor_info* a = m.file.find_tensor(w.name + ".lora_a");
+  const gguf_tensor_info* b = m.file.find_tensor(w.name + ".lora_b");
+  if (!a && !b) return;
+  if (!a || !b) fail(path, ": tensor '", w.name, "' has only one of its .lora_a / .lora_b parts");
+  const int64_t rank = a->ne[1];
+  if (a->n_dims != 2 || b->n_dims != 2 || w.n_dims != 2 || a->ne[0] != w.ne[0] ||
+      b->ne[0] != rank || b->ne[1] != w.ne[1])
+    fail(path, ": low-rank parts of '", w.name, "' have shapes ",
+         shape_str(a->ne.data(), a->n_dims), " and ", shape_str(b->ne.data(), b->n_dims),
+         ", expected [", w.ne[0], ", r] and [r, ", w.ne[1], "]");
+  for (const gguf_tensor_info* t : {a, b}) {
+    const formats::weight_format* fmt = formats::find_format(t->type);
+    if (!fmt || fmt->tile_rows > 1)
+      fail(path, ": tensor '", t->name, "' has type ", dtype_name(t->type),
+           ", which a low-rank part cannot take (f32, f16, bf16, q8_0)");
+  }
+  m.low_rank.push_back(m.file.get_tensor(a->name));
+  w.lora_a = &m.low_rank.back();
+  m.low_rank.push_back(m.file.get_tensor(b->name));
+  w.lora_b = &m.low_rank.back();
+}
+
 }  // namespace
 
 std::unique_ptr<model> load_model(const std::string& path) {
@@ -75,6 +100,7 @@ std::unique_ptr<model> load_model(const std::string& path) {
       fail(path, ": tensor '", s.name, "' has type ", dtype_name(info->type),
            ", which afm cannot run (supported: f32, f16, bf16, q8_0)");
     *s.slot = f.get_tensor(s.name);
+    if (s.role != tensor_role::norm) bind_low_rank(*m, path, *s.slot);
   }
   if (m->cfg.tied_output) m->output = m->tok_embd;
   build_rope_tables(*m);
@@ -84,6 +110,7 @@ std::unique_ptr<model> load_model(const std::string& path) {
 size_t model::weight_bytes() const {
   size_t b = 0;
   for (const tensor_slot& s : arch->tensors(cfg, const_cast<model*>(this))) b += s.slot->bytes();
+  for (const tensor& t : low_rank) b += t.bytes();
   return b;
 }
 
@@ -102,6 +129,7 @@ size_t model::decode_weight_bytes() const {
 int64_t model::n_params() const {
   int64_t n = 0;
   for (const tensor_slot& s : arch->tensors(cfg, const_cast<model*>(this))) n += s.slot->elements();
+  for (const tensor& t : low_rank) n += t.elements();
   return n;
 }
 

@@ -19,9 +19,13 @@ afm=${AFM:-build/afm}
 mkdir -p "$out"
 scripts/heldout-text.sh "$out/heldout.txt"
 rows=("f32|$f32")
-only_extra=${ONLY_EXTRA:-0}  # 1: skip the rows of F32_MODEL (reruns)
+# Reruns: ONLY_EXTRA=1 skips the f32 and 8-bit KV rows, and the post-training rows unless
+# FORMATS names some (e.g. ONLY_EXTRA=1 FORMATS=astc ... - - OUT for the astc row alone; any
+# --weights value works: pal:3.5, astc:svd=8).
+only_extra=${ONLY_EXTRA:-0}
 [ "$only_extra" = 1 ] && rows=()
-for w in $([ "$only_extra" = 1 ] || echo bf16 q8 q4 q2); do
+formats=${FORMATS-$([ "$only_extra" = 1 ] || echo bf16 q8 q4 pal:3.5 astc astc:svd=8 q2)}
+for w in $formats; do
   "$afm" quantize -m "$f32" -o "$out/$w.gguf" --weights "$w" -q >/dev/null 2>&1
   rows+=("$w post-training|$out/$w.gguf")
 done
@@ -34,6 +38,8 @@ if [ "$control" != "-" ]; then
   rows+=("control: f32, 300 more steps|$control" "control, q2 post-training|$out/control-q2.gguf")
 fi
 [ "$qat" != "-" ] && rows+=("q2 QAT (300 steps)|$qat")
+# RECOVERED=FILE adds the QAT model with its recovery adapters (train/recipes/afm-default-recovery.json).
+[ -n "${RECOVERED:-}" ] && rows+=("q2 QAT + recovery adapters (rank 16, 150 steps)|$RECOVERED")
 printf '| model | bits/weight | response ppl | text ppl | exact | fields | size | decode tok/s |\n'
 printf '|---|---|---|---|---|---|---|---|\n'
 for row in "${rows[@]}"; do

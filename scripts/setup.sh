@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config git clang libclang-rt-14-dev
-  libhwy-dev nlohmann-json3-dev libcli11-dev
+  libhwy-dev nlohmann-json3-dev libcli11-dev libastcenc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch python3-jsonschema python3-rfc3987
   libtorch-dev  # train/ (optional for the runtime; built and tested where present)

@@ -62,6 +62,11 @@ expect_error "format not built" "pal:3.5.*not built yet" "$afm" quantize -m "$di
 # afm-tiny is 64 wide: q2's 256-value blocks do not fit, and the error names the tensor.
 expect_error "shape the format cannot take" "tensor 'token_embd.weight' has rows of 64 values, which q4" \
   "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights q2
+expect_error "bad astc option" "astc takes one option, svd=R" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights astc:rank=4
+expect_error "bad svd rank" "SVD rank must be a positive integer" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights astc:svd=0
+# afm-tiny's K projection is 32 x 64: a rank-40 split cannot fit, and the error names it.
+expect_error "svd rank too large" "tensor 'blk.0.attn_k.weight' (32 x 64) cannot take an SVD split of rank 40" \
+  "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights astc:svd=40 --embed f16
 expect_error "quantize over its input" "is the input file" "$afm" quantize -m "$dir/m.gguf" -o "$dir/m.gguf" --weights q8
 expect_error "perplexity without vocabulary" "has no vocabulary" "$afm" perplexity -m "$dir/m.gguf"
 /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["n_experts_used"]=9; print(json.dumps(c))' \

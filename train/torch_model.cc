@@ -45,14 +45,21 @@ std::vector<torch::Tensor> torch_model::parameters() const {
 
 torch_model import_model(const std::string& path, torch::Dtype type) {
   std::unique_ptr<model> rt = load_model(path);
+  thread_pool pool(2);
   torch_model m;
   m.cfg = rt->cfg;
   for (const tensor_slot& s : rt->arch->tensors(rt->cfg, rt.get())) {
     const tensor& t = *s.slot;
     const int64_t cols = t.cols(), rows = t.rows();
     torch::Tensor dst = torch::empty({rows, cols}, torch::kFloat32);
-    float* out = dst.data_ptr<float>();
-    for (int64_t r = 0; r < rows; ++r) formats::decode_row(t, r, out + r * cols);
+    formats::decode_tensor(t, dst.data_ptr<float>(), pool);
+    if (t.lora_a) {  // a low-rank part (docs/model-format.md): the matrix is W + B A
+      torch::Tensor a = torch::empty({t.lora_a->rows(), cols}, torch::kFloat32);
+      torch::Tensor b = torch::empty({rows, t.lora_b->cols()}, torch::kFloat32);
+      formats::decode_tensor(*t.lora_a, a.data_ptr<float>(), pool);
+      formats::decode_tensor(*t.lora_b, b.data_ptr<float>(), pool);
+      dst += torch::matmul(b, a);
+    }
     m.names.push_back(s.name);
     m.w[s.name] = dst.view(torch_shape(s.ne)).to(type).set_requires_grad(true);
   }

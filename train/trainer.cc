@@ -22,10 +22,11 @@ torch::Tensor summed_loss(const torch_model& m, const torch::Tensor& tokens,
                           const torch::Tensor& counts, const train_options* o = nullptr) {
   const int64_t S = tokens.size(1) - 1;
   const torch::Tensor inputs = tokens.slice(1, 0, S);
-  const torch::Tensor logits =
-      (o && o->qat ? forward(o->qat->fake_quantized(m), inputs) : forward(m, inputs))
-          .to(torch::kFloat32)
-          .flatten(0, 1);
+  const torch::Tensor logits = (o && o->qat    ? forward(o->qat->fake_quantized(m), inputs)
+                                : o && o->lora ? forward(o->lora->applied(m), inputs)
+                                               : forward(m, inputs))
+                                   .to(torch::kFloat32)
+                                   .flatten(0, 1);
   torch::Tensor loss = torch::nn::functional::cross_entropy(
       logits, tokens.slice(1, 1).flatten(),
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
@@ -79,13 +80,14 @@ void all_reduce_gradients(const std::vector<torch::Tensor>& params, const collec
 }
 
 struct checkpoint_paths {
-  fs::path dir, weights, optimizer, state, qat;
+  fs::path dir, weights, optimizer, state, qat, lora;
   explicit checkpoint_paths(const std::string& out)
       : dir(fs::path(out) / "checkpoint"),
         weights(dir / "weights.pt"),
         optimizer(dir / "optimizer.pt"),
         state(dir / "state.json"),
-        qat(dir / "qat.pt") {}
+        qat(dir / "qat.pt"),
+        lora(dir / "lora.pt") {}
 };
 
 }  // namespace
@@ -123,8 +125,14 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
       torch::load(q, ck.qat.string());
       o.qat->load_state(q);
     }
+    if (o.lora) {
+      std::vector<torch::Tensor> l;
+      torch::load(l, ck.lora.string());
+      o.lora->load_state(l);
+    }
   }
-  std::vector<torch::Tensor> params = m.parameters();
+  // With adapters only they train; the base stays as imported.
+  std::vector<torch::Tensor> params = o.lora ? o.lora->parameters() : m.parameters();
   if (o.qat)
     for (const torch::Tensor& f : o.qat->parameters()) params.push_back(f);
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
@@ -152,6 +160,7 @@ void train(torch_model& m, sequence_loader& data, const train_options& o,
     torch::save(m.parameters(), ck.weights.string());
     torch::save(opt, ck.optimizer.string());
     if (o.qat) torch::save(o.qat->state(), ck.qat.string());
+    if (o.lora) torch::save(o.lora->state(), ck.lora.string());
     const auto c = data.position();
     std::ofstream(ck.state) << nlohmann::json{
         {"step", step},

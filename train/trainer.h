@@ -9,6 +9,7 @@
 #include <string>
 
 #include "train/data.h"
+#include "train/lora.h"
 #include "train/qat.h"
 #include "train/torch_model.h"
 
@@ -41,6 +42,9 @@ struct train_options {
   // the factors train with the weights (their gradients scaled), the EMA follows every step,
   // and checkpoints keep both.
   qat_state* qat = nullptr;
+  // Recovery adapters (train/lora.h): the model's own weights stay frozen, only the adapters
+  // train, the forward pass sees lora->applied(m), and checkpoints keep the adapters.
+  lora_state* lora = nullptr;
 };
 
 struct step_report {

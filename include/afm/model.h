@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -106,6 +107,9 @@ struct model {
   tensor tok_embd, output_norm, output;   // output aliases tok_embd when tied
   std::vector<layer_weights> layers;      // [n_tracks][n_layers]
   std::vector<float> rope_cos, rope_sin;  // [n_ctx][head_dim / 2]
+  // Low-rank parts of matrices (tensor::lora_a / lora_b), "<name>.lora_a" / ".lora_b" in the
+  // file; a deque so the matrices' pointers stay valid.
+  std::deque<tensor> low_rank;
 
   // Bytes of weights one decode step reads (everything but the embedding rows it looks up,
   // plus the output head, which is the whole embedding table when tied).

@@ -19,14 +19,28 @@ struct quantize_options {
   // (the report's 4-bit embedding), otherwise the weights' type.
   bool embed_set = false;
   dtype embed = dtype::q8_0;
+  // astc only: moves each matrix's top-`svd_rank` singular part into an f16 low-rank pair
+  // ("<name>.lora_a" / ".lora_b") and encodes only the rest (model/low_rank.h); 0: none.
+  size_t svd_rank = 0;
+  // > 0: palettization at this mean bits per weight over the matrices, each taking pal2 or pal4
+  // by its measured sensitivity (weights is then ignored for matrices).
+  double pal_bits = 0.0;
   // The KV cache the runtime should use by default: "q8" or "f32" (afm.kv_cache_type), or
   // empty to keep the input's setting.
   std::string kv;
 };
 
-// Parses a --weights / --embed value: f32, bf16, f16, q8, q4 or q2. Throws afm::error naming
-// the accepted values (and saying which of the report's formats are not built yet).
+// Parses an --embed value: f32, bf16, f16, q8, q4, q2 or astc. Throws afm::error naming the
+// accepted values (and saying which of the report's formats are not built yet).
 dtype parse_weight_format(const std::string& spec);
+// Parses a --weights value: a format as above, astc:svd=R (the SVD split at rank R) or pal:BITS
+// (pal2 / pal4 chosen per tensor for a mean of BITS bits per weight).
+struct weight_spec {
+  dtype type;
+  size_t svd_rank = 0;
+  double pal_bits = 0.0;
+};
+weight_spec parse_weight_spec(const std::string& spec);
 
 struct quantized_tensor {
   std::string name;

@@ -55,7 +55,14 @@ class Reference:
         self.base = r.kv.get(p + "rope.freq_base", 10000.0)
         self.half_style = r.kv.get(p + "rope.style", 0) == 1
         self.src = r.kv.get(p + "attention.kv_source", list(range(self.n_layers)))
-        t = lambda name: torch.from_numpy(r.tensor(name)).double()
+        def t(name):
+            w = torch.from_numpy(r.tensor(name)).double()
+            # A low-rank part (an astc SVD split or a recovery adapter): the matrix is W + B A.
+            if name + ".lora_a" in r.tensors:
+                a = torch.from_numpy(r.tensor(name + ".lora_a")).double()
+                b = torch.from_numpy(r.tensor(name + ".lora_b")).double()
+                w = w + b @ a
+            return w
         self.embd = t("token_embd.weight")  # [vocab, d]
         self.out = t("output.weight") if "output.weight" in r.tensors else self.embd
         self.out_norm = t("output_norm.weight")

@@ -14,6 +14,8 @@ _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<
 GGML_F32, GGML_F16, GGML_Q8_0, GGML_BF16 = 0, 1, 8, 30
 AFM_Q2, AFM_Q4 = 1000, 1001
 BALANCED_BITS = {AFM_Q2: 2, AFM_Q4: 4}
+AFM_PAL2, AFM_PAL4 = 1003, 1004
+PALETTE_BITS = {AFM_PAL2: 2, AFM_PAL4: 4}
 
 
 class Reader:
@@ -86,6 +88,8 @@ class Reader:
             a = (d * q).reshape(-1)
         elif ttype in BALANCED_BITS:
             a = decode_balanced(self.buf, start, count, BALANCED_BITS[ttype])
+        elif ttype in PALETTE_BITS:
+            a = decode_palette(self.buf, start, dims, PALETTE_BITS[ttype])
         else:
             raise ValueError(f"tensor {name}: unsupported type {ttype}")
         return a.reshape(list(reversed(dims))).copy()
@@ -105,3 +109,26 @@ def balanced_codes(buf, start, count, bits):
 def decode_balanced(buf, start, count, bits):
     scale, codes = balanced_codes(buf, start, count, bits)
     return (scale[:, None] * (codes - ((1 << bits) - 1) / 2)).reshape(-1)
+
+
+def decode_palette(buf, start, dims, bits):
+    """An afm pal2 / pal4 tensor (docs/model-format.md): per matrix, strips of 16 rows, each of
+    tiles of 256 columns = [2^bits f16 palette, padded to 16 or 32 bytes][16 x 256 codes, row
+    after row, 8 / bits to a byte, low bits first]; rows and columns pad to whole tiles."""
+    cols, rows = dims[0], dims[1] if len(dims) > 1 else 1
+    matrices = int(np.prod(dims[2:])) if len(dims) > 2 else 1
+    pal_bytes = 16 if bits == 2 else 32
+    tile = pal_bytes + 16 * 256 * bits // 8
+    strips, tiles = -(-rows // 16), -(-cols // 256)
+    out = np.zeros((matrices, strips * 16, tiles * 256), np.float32)
+    raw = np.frombuffer(buf, np.uint8, matrices * strips * tiles * tile, start)
+    raw = raw.reshape(matrices, strips, tiles, tile)
+    palette = raw[..., :2 << bits].copy().view(np.float16).astype(np.float32)  # [m, s, t, 2^bits]
+    packed = raw[..., pal_bytes:]
+    fields = [(packed >> (bits * f)) & ((1 << bits) - 1) for f in range(8 // bits)]
+    codes = np.stack(fields, axis=-1).reshape(matrices, strips, tiles, 16, 256).astype(np.int64)
+    for m in range(matrices):
+        for s in range(strips):
+            for t in range(tiles):
+                out[m, s * 16:(s + 1) * 16, t * 256:(t + 1) * 256] = palette[m, s, t][codes[m, s, t]]
+    return out[:, :rows, :cols].reshape(-1)

@@ -18,7 +18,8 @@ def run(cmd):
     return r.stdout
 
 
-def run_cases(afm, config, cases, tokens, reference_class, work):
+def run_cases(afm, config, cases, tokens, reference_class, work, transform=None):
+    """transform(path) -> path, if given, rewrites each created model (e.g. afm quantize)."""
     passed = failed = 0
     for case in cases:
         name, create_flags, logit_flags, tol_prefill, tol_decode = case[:5]
@@ -29,6 +30,8 @@ def run_cases(afm, config, cases, tokens, reference_class, work):
         cfg = [] if "--config" in create_flags else ["--config", config]
         threads = [] if "--threads" in logit_flags else ["--threads", "2"]
         run([afm, "create", "--out", path, "--seed", "11", "--threads", "1"] + cfg + std + create_flags)
+        if transform:
+            path = transform(path)
         out = json.loads(run([afm, "logits", "-m", path, "--tokens", toks] + threads + logit_flags))
         ref = reference_class(path).logits(toks_list)
         steps = int(logit_flags[logit_flags.index("--steps") + 1]) if "--steps" in logit_flags else 0

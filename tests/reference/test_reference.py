@@ -13,7 +13,7 @@ import tempfile
 import torch
 
 from afm_reference import Reference
-from logit_cases import run_cases
+from logit_cases import run, run_cases
 
 torch.set_num_threads(1)
 
@@ -52,6 +52,10 @@ def main():
          ["--all", "--steps", "3"], 1e-4, 2e-2),
         ("q2 weights", ["--config", tiny256, "--dtype", "q2", "--std", "0.02"],
          ["--all", "--steps", "3"], 1e-4, 2e-2),
+        # Palettized formats, decoded by the reference from the file's palettes and codes;
+        # afm-tiny's widths pad their 16 x 256 tiles.
+        ("pal4 weights", ["--dtype", "pal4", "--std", "0.02"], ["--all", "--steps", "3"], 1e-4, 1e-4),
+        ("pal2 weights", ["--dtype", "pal2", "--std", "0.02"], ["--all", "--steps", "3"], 1e-4, 1e-4),
     ]
     # A non-default KV mapping, stored in the file: Block-2 layers read different sources.
     with open(args.config) as f:
@@ -76,6 +80,35 @@ def main():
     ]
     failed |= run_cases(args.afm, args.config, kv8_cases, tokens,
                         lambda path: Reference(path, kv8=True), work)
+
+    # astc: the reference reads the weights as libastcenc decodes them with each block's floor
+    # added back (`afm quantize --weights f32`, checked bit-exact against libastcenc by
+    # afm_formats_test), while afm runs from the ASTC blocks with the floors fused into its
+    # products. afm-tiny's widths (64, 160) are not multiples of 6, so padding is exercised.
+    def decoded_reference(path):
+        flat = path + ".f32.gguf"
+        run([args.afm, "quantize", "-m", path, "-o", flat, "--weights", "f32", "--embed", "f32", "-q"])
+        return Reference(flat)
+    astc_cases = [
+        ("astc weights (every position, 3 decode steps)", ["--dtype", "astc", "--std", "0.02"],
+         ["--all", "--steps", "3"], 1e-4, 1e-4),
+        ("astc weights, batched prefill (batch 7)", ["--dtype", "astc", "--std", "0.02"],
+         ["--all", "--batch", "7"], 1e-4, 1e-4),
+    ]
+    failed |= run_cases(args.afm, args.config, astc_cases, tokens, decoded_reference, work)
+
+    # astc with the SVD split: afm computes ASTC(W_res) x + B (A x); the reference multiplies by
+    # W_res (decoded as above) + B A, the f16 pair read from the file.
+    def svd_model(path):
+        split = path + ".svd.gguf"
+        run([args.afm, "quantize", "-m", path, "-o", split, "--weights", "astc:svd=5", "--embed", "f16", "-q"])
+        return split
+    def astc_svd_case(name, logit_flags):
+        return (name, ["--dtype", "f32", "--std", "0.02"], logit_flags, 1e-4, 1e-4)
+    failed |= run_cases(args.afm, args.config,
+                        [astc_svd_case("astc:svd=5 (every position, 3 decode steps)", ["--all", "--steps", "3"]),
+                         astc_svd_case("astc:svd=5, batched prefill (batch 7)", ["--all", "--batch", "7"])],
+                        tokens, decoded_reference, work, transform=svd_model)
     return failed
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ void add_create(CLI::App& app) {
       ->check(CLI::ExistingFile);
   c->add_option("--out", o->out, "Output GGUF file")->required();
   c->add_option("--dtype", o->dtype,
-                "Weight type: f32, bf16, f16, q8, q4 or q2 (q4/q2: rows a multiple of 256)")
+                "Weight type: f32, bf16, f16, q8, q4, q2 (q4/q2: rows a multiple of 256), astc or\n"
+                "pal2 / pal4 (any shape; astc encodes at about 1 M weights/s per thread)")
       ->capture_default_str();
   c->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   c->add_option("--std", o->std, "Standard deviation of the weights")->capture_default_str();

@@ -30,10 +30,15 @@ void add_quantize(CLI::App& app) {
   c->add_option("-o,--out", o->out, "Output model file")->required();
   c->add_option("--weights", o->weights,
                 "Matrix format: q8 (8.5 bpw), q4 (4.06 bpw, balanced), q2 (2.06 bpw, balanced\n"
-                "levels {-1.5,-0.5,0.5,1.5}), or f32, bf16, f16")
+                "levels {-1.5,-0.5,0.5,1.5}), astc (ASTC 6x6 HDR blocks + f16 block floors, 4.0\n"
+                "bpw), astc:svd=R (astc of W - BA, the top-R singular part BA kept as an f16\n"
+                "low-rank pair), pal2 / pal4 (k-means palettes per 16 x 256 tile, 2.03 / 4.06\n"
+                "bpw), pal:BITS (pal2 or pal4 per tensor by measured sensitivity, for a mean of\n"
+                "BITS bits per weight, e.g. pal:3.5), or f32, bf16, f16")
       ->capture_default_str();
   c->add_option("--embed", o->embed,
-                "Embedding format (default: q4 with --weights q2, else the weights' format)");
+                "Embedding format (default: q4 with --weights q2, astc or pal, else the weights'\n"
+                "format)");
   c->add_option("--kv", o->kv,
                 "KV cache the model runs with by default: q8 (8 bits per value, a scale per head\n"
                 "vector) or f32 (default: as the input)")
@@ -43,7 +48,10 @@ void add_quantize(CLI::App& app) {
   c->callback([o] {
     quantize_options qo;
     qo.kv = o->kv;
-    qo.weights = parse_weight_format(o->weights);
+    const weight_spec spec = parse_weight_spec(o->weights);
+    qo.weights = spec.type;
+    qo.svd_rank = spec.svd_rank;
+    qo.pal_bits = spec.pal_bits;
     if (!o->embed.empty()) {
       qo.embed = parse_weight_format(o->embed);
       qo.embed_set = true;

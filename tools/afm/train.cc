@@ -26,6 +26,7 @@
 #include "tools/afm/progress.h"
 #include "train/data.h"
 #include "train/data_parallel.h"
+#include "train/lora.h"
 #include "train/qat.h"
 #include "train/trainer.h"
 #include "train/upcycle.h"
@@ -123,11 +124,13 @@ train::upcycle_options upcycle_options_of(const json& u, uint64_t seed) {
 //   upcycle   "init" (dense) becomes a PT-MoE model ("upcycle" options), then trains
 //   qat       "init" trains through 2-bit fake quantization ("qat" options, train/qat.h) and
 //             exports its weight average on the grid: q2 matrices, a q4 embedding
+//   recovery  "init" is a compressed model, kept frozen; LoRA adapters ("lora" options,
+//             train/lora.h) train on top and export beside its unchanged tensors
 void run_recipe(const json& r, const fs::path& base, const run_args& a) {
   const std::string kind = r.value("recipe", std::string());
   if (kind != "pretrain" && kind != "sft" && kind != "distill" && kind != "upcycle" &&
-      kind != "qat")
-    fail("unknown recipe '", kind, "' (known: pretrain, sft, distill, upcycle, qat)");
+      kind != "qat" && kind != "recovery")
+    fail("unknown recipe '", kind, "' (known: pretrain, sft, distill, upcycle, qat, recovery)");
   const int rank = a.group ? a.group->comm.rank : 0;
   auto barrier = [&] {
     if (a.group) a.group->barrier();
@@ -140,7 +143,7 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
   const std::vector<task_example> synthetic = synthetic_examples(data);
   const std::string init = model_file(r, "init", a.init, base);
   const std::string teacher_path = model_file(r, "teacher", a.teacher, base);
-  if ((kind == "sft" || kind == "upcycle" || kind == "qat") && init.empty())
+  if ((kind == "sft" || kind == "upcycle" || kind == "qat" || kind == "recovery") && init.empty())
     fail("recipe: a ", kind, " recipe needs \"init\": the model file to start from");
   if (kind == "distill" && teacher_path.empty())
     fail("recipe: a distill recipe needs \"teacher\": the teacher's model file");
@@ -264,6 +267,16 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
     qat = train::qat_state::init(m, qo);
     o.qat = &*qat;
   }
+  std::optional<train::lora_state> lora;
+  if (kind == "recovery") {
+    const json l = r.value("lora", json::object());
+    train::lora_options lo;
+    lo.rank = l.value("rank", lo.rank);
+    lo.alpha = l.value("alpha", lo.alpha);
+    lo.seed = seed;
+    lora = train::lora_state::init(m, lo);
+    o.lora = &*lora;
+  }
   progress_bar bar("afm train");
   train::train(m, loader, o, [&](const train::step_report& s) {
     if (rank != 0) return;
@@ -295,6 +308,10 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
     std::fprintf(stderr,
                  "afm train: QAT export %.3f bits per weight, largest relative error %.2g\n",
                  rep.bits_per_weight(), worst);
+  } else if (lora) {
+    // The compressed tensors go out exactly as they came in; only the adapters are new.
+    train::export_with_adapters(init, *lora, model_path);
+    m = lora->applied(m);  // what the held-out loss below should see
   } else {
     train::export_model(m, model_path, parse_dtype(r.value("export_dtype", std::string("f32"))),
                         pool, [&](gguf_writer& w) { tok.write_gguf(w); });
