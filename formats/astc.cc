@@ -9,7 +9,7 @@
 // The floor is the block's minimum lowered by one block range (kFloorRanges): HDR endpoints and
 // the encoder's error measure are logarithmic, so a block whose smallest residual is 0 spends its
 // precision near 0; with the residuals in [range, 2 range] the relative RMS error of Gaussian
-// weights drops from 0.45 to 0.22 (docs/compression.md, formats_test Astc.FloorBelowMinimum).
+// weights drops from 0.53 to 0.22 (docs/compression.md, formats_test Astc.FloorBelowMinimum).
 //
 // Layout: strips of 6 rows, each ceil(cols / 6) blocks of [16 ASTC bytes][f16 floor]; rows and
 // columns pad up to whole blocks. Decoding is libastcenc's own decompressor, one strip at a time
