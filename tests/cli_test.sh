@@ -58,7 +58,7 @@ expect_error "bad token list" "is not a token id" "$afm" logits -m "$dir/m.gguf"
 expect_error "context overflow" "exceed" "$afm" generate -m "$dir/m.gguf" -p "$(head -c 300 /dev/zero | tr '\0' a)" -n 1
 expect_error "bad dtype" "unknown dtype" "$afm" create --config "$config" --out "$dir/x.gguf" --dtype q3
 expect_error "bad weight format" "unknown weight format 'q3'" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights q3
-expect_error "format not built" "pal:3.5.*not built yet" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights pal:3.5
+expect_error "bad palette mean" "pal:BITS takes a mean between 2.1 and 4.0" "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights pal:5
 # afm-tiny is 64 wide: q2's 256-value blocks do not fit, and the error names the tensor.
 expect_error "shape the format cannot take" "tensor 'token_embd.weight' has rows of 64 values, which q4" \
   "$afm" quantize -m "$dir/m.gguf" -o "$dir/x.gguf" --weights q2
