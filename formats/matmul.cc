@@ -75,23 +75,6 @@ void decode_strips(const weight_format& f, const uint8_t* m, size_t row_bytes, s
 
 // The product of w alone, without its low-rank part.
 static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
-                        thread_pool& pool);
-
-void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
-            thread_pool& pool) {
-  matmul_base(w, x, ldx, n, y, ldy, pool);
-  if (!w.lora_a) return;
-  // y += B (A x): rank-sized intermediates, so the low-rank part costs (rows + cols) rank.
-  const size_t rank = static_cast<size_t>(w.lora_a->rows()), rows = static_cast<size_t>(w.rows());
-  static thread_local std::vector<float> ax, bax;
-  ax.resize(n * rank);
-  bax.resize(n * rows);
-  matmul_base(*w.lora_a, x, ldx, n, ax.data(), rank, pool);
-  matmul_base(*w.lora_b, ax.data(), rank, n, bax.data(), rows, pool);
-  for (size_t t = 0; t < n; ++t) kernels::add(y + t * ldy, bax.data() + t * rows, rows);
-}
-
-static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
                         thread_pool& pool) {
   const weight_format& f = format_of(w);
   if (f.tile_rows > 1) return matmul_tiled(f, w, x, ldx, n, y, ldy, pool);
@@ -134,6 +117,20 @@ static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, f
                                  w.type == dtype::f32 ? nullptr : f.decode};
   pool.parallel_for(rows, 32,
                     [&](size_t r0, size_t r1) { kernels::gemm(x, ldx, n, gw, y, ldy, r0, r1); });
+}
+
+void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
+            thread_pool& pool) {
+  matmul_base(w, x, ldx, n, y, ldy, pool);
+  if (!w.lora_a) return;
+  // y += B (A x): rank-sized intermediates, so the low-rank part costs (rows + cols) rank.
+  const size_t rank = static_cast<size_t>(w.lora_a->rows()), rows = static_cast<size_t>(w.rows());
+  static thread_local std::vector<float> ax, bax;
+  ax.resize(n * rank);
+  bax.resize(n * rows);
+  matmul_base(*w.lora_a, x, ldx, n, ax.data(), rank, pool);
+  matmul_base(*w.lora_b, ax.data(), rank, n, bax.data(), rows, pool);
+  for (size_t t = 0; t < n; ++t) kernels::add(y + t * ldy, bax.data() + t * rows, rows);
 }
 
 void decode_row(const tensor& w, int64_t r, float* dst) {

@@ -53,7 +53,17 @@ weight_spec parse_weight_spec(const std::string& spec) {
 
 namespace {
 
-// ||decode(encode(v)) - v||^2 / ||v||^2 for v the values of a tensor of dims ne in format t.
+// ||back - v||^2 / ||v||^2 (0 for an all-zero v).
+double relative_sq_error(const std::vector<float>& v, const std::vector<float>& back) {
+  double e = 0.0, n = 0.0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    e += (static_cast<double>(back[i]) - v[i]) * (static_cast<double>(back[i]) - v[i]);
+    n += static_cast<double>(v[i]) * v[i];
+  }
+  return n > 0.0 ? e / n : 0.0;
+}
+
+// The relative squared error of v, the values of a tensor of dims ne, encoded in format t.
 double relative_sq_error(const std::vector<float>& v, const gguf_tensor_info& info, dtype t,
                          thread_pool& pool) {
   std::vector<uint8_t> bytes(tensor_bytes(t, info.ne.data(), info.n_dims));
@@ -62,12 +72,7 @@ double relative_sq_error(const std::vector<float>& v, const gguf_tensor_info& in
   tensor coded = make_tensor(bytes.data(), t, {info.ne[0], info.ne[1], info.ne[2], info.ne[3]});
   std::vector<float> back(v.size());
   formats::decode_tensor(coded, back.data(), pool);
-  double e = 0.0, n = 0.0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    e += (static_cast<double>(back[i]) - v[i]) * (static_cast<double>(back[i]) - v[i]);
-    n += static_cast<double>(v[i]) * v[i];
-  }
-  return n > 0.0 ? e / n : 0.0;
+  return relative_sq_error(v, back);
 }
 
 // pal:BITS: every matrix starts at pal4; the ones whose measured relative squared error grows
@@ -77,7 +82,7 @@ std::map<std::string, dtype> choose_palette_bits(
     thread_pool& pool) {
   struct candidate {
     std::string name;
-    size_t elements, bytes4, bytes2;
+    size_t bytes4, bytes2;
     double cost;  // increase of relative squared error per bit saved
   };
   std::vector<candidate> c;
@@ -91,7 +96,7 @@ std::map<std::string, dtype> choose_palette_bits(
     const size_t b2 = tensor_bytes(dtype::afm_pal2, info.ne.data(), info.n_dims);
     const double grow = relative_sq_error(v, info, dtype::afm_pal2, pool) -
                         relative_sq_error(v, info, dtype::afm_pal4, pool);
-    c.push_back({info.name, v.size(), b4, b2, grow / (8.0 * static_cast<double>(b4 - b2))});
+    c.push_back({info.name, b4, b2, grow / (8.0 * static_cast<double>(b4 - b2))});
     total_bits += 8.0 * static_cast<double>(b4);
     elements += static_cast<double>(v.size());
   }
@@ -211,17 +216,6 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
               back[r * cols + c] += parts.b[r * parts.rank + k] * parts.a[k * cols + c];
       });
     }
-    std::vector<double> err(rows), norm(rows);
-    pool.parallel_for(rows, 64, [&](size_t r0, size_t r1) {
-      for (size_t r = r0; r < r1; ++r)
-        for (size_t c = 0; c < cols; ++c) {
-          const double d = static_cast<double>(back[r * cols + c]) - values[r * cols + c];
-          err[r] += d * d;
-          norm[r] += static_cast<double>(values[r * cols + c]) * values[r * cols + c];
-        }
-    });
-    double e2 = 0.0, n2 = 0.0;
-    for (size_t r = 0; r < rows; ++r) e2 += err[r], n2 += norm[r];
     w.write_tensor(encoded.data(), encoded.size());
     size_t bytes = encoded.size();
     for (const std::vector<float>* part : {&parts.a, &parts.b}) {
@@ -232,7 +226,7 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
       bytes += half.size() * 2;
     }
     report.tensors.push_back(
-        {info.name, type, rows * cols, bytes, n2 > 0 ? std::sqrt(e2 / n2) : 0.0});
+        {info.name, type, rows * cols, bytes, std::sqrt(relative_sq_error(values, back))});
     report.elements += rows * cols;
     report.bytes += bytes;
     if (progress) progress(i + 1, f.tensors().size());
