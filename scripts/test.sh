@@ -24,13 +24,13 @@ cmake --build build-fuzz -j "$jobs" --target afm_tokenizer_fuzz afm_partial_json
   afm_grammar_fuzz
 mkdir -p build-fuzz/corpus-tokenizer build-fuzz/corpus-partial-json build-fuzz/corpus-grammar
 build-fuzz/fuzz/afm_tokenizer_fuzz -max_total_time=60 -max_len=1024 -print_final_stats=1 \
-  build-fuzz/corpus-tokenizer
+  -artifact_prefix=build-fuzz/ build-fuzz/corpus-tokenizer
 build-fuzz/fuzz/afm_partial_json_fuzz -max_total_time=30 -max_len=512 -print_final_stats=1 \
-  build-fuzz/corpus-partial-json
+  -artifact_prefix=build-fuzz/ build-fuzz/corpus-partial-json
 # Seeds: the test schemas, each prefixed with the byte that selects JSON Schema.
 for f in tests/guided/schemas/*.json; do
   { printf '\x00'; cat "$f"; } > "build-fuzz/corpus-grammar/$(basename "$f")"
 done
 build-fuzz/fuzz/afm_grammar_fuzz -max_total_time=60 -max_len=512 -timeout=30 -print_final_stats=1 \
-  build-fuzz/corpus-grammar
+  -artifact_prefix=build-fuzz/ build-fuzz/corpus-grammar
 echo "fuzz: afm_tokenizer_fuzz (60 s), afm_partial_json_fuzz (30 s) and afm_grammar_fuzz (60 s) ran without a finding"
