@@ -32,13 +32,16 @@ struct weight_format {
   void (*matvec)(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
                  size_t r1);
 
-  // A tiled format (tile_rows > 1: astc) instead has blocks spanning strips of tile_rows rows, so
-  // it cannot encode, decode or multiply one row alone (encode, decode and matvec are null).
-  // encode_matrix encodes a rows x cols matrix into strips (rows and cols padded up to whole
-  // blocks). decode_strip decodes one strip into tile_rows x cols floats, the block residuals,
-  // and each block's offset into offsets[cols / block_elems, rounded up]: a weight is
-  // residual + its block's offset. Products never add them back: formats/matmul.cc decodes a strip
-  // into a cache-resident buffer and adds offset * (sum of the block's inputs) to each row.
+  // A tiled format (tile_rows > 1: astc, pal) instead has blocks spanning strips of tile_rows
+  // rows, so it cannot encode, decode or multiply one row alone (encode, decode and matvec are
+  // null). encode_matrix encodes a rows x cols matrix into strips (rows and cols padded up to
+  // whole blocks); a strip holds its blocks left to right, block_bytes * tile_rows bytes each.
+  // decode_strip decodes the blocks at `strip` covering cols columns into tile_rows x cols
+  // floats, the block residuals, and each block's offset into offsets[cols / block_elems, rounded
+  // up]: a weight is residual + its block's offset. Given a pointer to a later block it decodes
+  // from there, so products decode a strip a chunk of blocks at a time. Products never add the
+  // offsets back: formats/matmul.cc decodes into a cache-resident buffer and adds
+  // offset * (sum of the block's inputs) to each row.
   uint32_t tile_rows = 1;
   void (*encode_matrix)(const float* src, size_t rows, size_t cols, void* dst) = nullptr;
   void (*decode_strip)(const void* strip, size_t cols, float* residual, float* offsets) = nullptr;

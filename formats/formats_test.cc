@@ -190,6 +190,41 @@ TEST(Formats, MatmulMatchesDecodedProduct) {
   });
 }
 
+// matmul_shared (Q, K and V in one loop) gives exactly the separate products: each row's dot
+// product does not depend on how the rows are split, whether the weights share a format (one
+// loop) or not (one matmul each), and whether few tokens run or many.
+TEST(Formats, SharedInputProductsMatchSeparateOnes) {
+  thread_pool pool(2);
+  for_each_simd_target([&] {
+    const dtype pairs[][2] = {{dtype::f32, dtype::f32},           {dtype::q8_0, dtype::q8_0},
+                              {dtype::afm_q4, dtype::afm_q4},     {dtype::afm_q2, dtype::afm_q2},
+                              {dtype::afm_pal4, dtype::afm_pal4}, {dtype::afm_q2, dtype::afm_q4}};
+    for (const auto& types : pairs) {
+      SCOPED_TRACE(::testing::Message() << dtype_name(types[0]) << "+" << dtype_name(types[1]));
+      const size_t k = 512, rows[3] = {37, 16, 5};
+      const encoded a = make(types[0], rows[0], k, 1), b = make(types[1], rows[1], k, 2),
+                    c = make(types[0], rows[2], k, 3);
+      for (size_t n : std::initializer_list<size_t>{1, 3, kMatvecMaxRows + 6}) {
+        SCOPED_TRACE(::testing::Message() << "n=" << n);
+        const auto x = randn(n * k, 5);
+        std::vector<float> want[3], got[3];
+        const encoded* es[3] = {&a, &b, &c};
+        for (size_t i = 0; i < 3; ++i) {
+          const size_t ldy = rows[i] + 3;  // strided outputs
+          want[i].assign(n * ldy, 0.0f);
+          got[i].assign(n * ldy, 0.0f);
+          matmul(es[i]->t, x.data(), k, n, want[i].data(), ldy, pool);
+        }
+        matmul_shared({{&a.t, got[0].data(), rows[0] + 3},
+                       {&b.t, got[1].data(), rows[1] + 3},
+                       {&c.t, got[2].data(), rows[2] + 3}},
+                      x.data(), k, n, pool);
+        for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], want[i]) << "weight " << i;
+      }
+    }
+  });
+}
+
 // The astc strips, decoded one at a time into the kernel's buffer, against libastcenc's own
 // decompressor run over the whole matrix as one image: bit-exact, at a shape that pads rows
 // and columns. The floors sit at or below their block's minimum, so every residual is >= 0.

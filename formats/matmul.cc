@@ -14,9 +14,14 @@ size_t blocks_across(const weight_format& f, size_t cols) {
   return (cols + f.block_elems - 1) / f.block_elems;
 }
 
-// A tiled format (astc): each strip decodes once per product into the thread's buffer, which
-// stays in cache while every token reads it, then each block's offset enters every row of its
-// strip as offset * (sum of the token's inputs over the block's columns).
+// Bytes of decoded weights a few tokens' products keep at once: half of a 32 KiB L1.
+constexpr size_t kTiledChunkBytes = 16u << 10;
+
+// A tiled format (astc, pal): strips decode into the thread's buffer, which stays in cache while
+// every token reads it, then each block's offset enters every row of its strip as
+// offset * (sum of the token's inputs over the block's columns). A strip holds its blocks left
+// to right, block_bytes * tile_rows bytes each (formats/format.h), so a few tokens decode it a
+// chunk of blocks at a time into an L1-sized buffer; more tokens decode whole strips for gemm.
 void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_t ldx, size_t n,
                   float* y, size_t ldy, thread_pool& pool) {
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
@@ -27,23 +32,37 @@ void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_
   float* sums = sums_buf.data();  // workers read this thread's buffer by pointer
   for (size_t t = 0; t < n; ++t)
     for (size_t c = 0; c < cols; ++c) sums[t * nbx + c / f.block_elems] += x[t * ldx + c];
+  const bool few = n <= kMatvecMaxRows;
+  static const weight_format& f32 = *find_format(dtype::f32);
+  const size_t chunk_blocks =
+      std::max<size_t>(1, kTiledChunkBytes / (tile * f.block_elems * sizeof(float)));
+  const size_t chunk = few ? std::min(cols, chunk_blocks * f.block_elems) : cols;
   // Several tokens decode several strips at once, so gemm gets panels of some height.
-  const size_t group = n <= kMatvecMaxRows ? 1 : 8;
+  const size_t group = few ? 1 : 8;
   pool.parallel_for(strips, group, [&](size_t s0, size_t s1) {
-    thread_local std::vector<float> residual, offsets;
+    thread_local std::vector<float> residual, offsets, part;
+    part.resize(tile);
     for (size_t s = s0; s < s1; s += group) {
-      const size_t g = std::min(group, s1 - s);
-      residual.resize(g * tile * cols);
+      const size_t g = std::min(group, s1 - s), r0 = s * tile, r1 = std::min(rows, (s + g) * tile);
+      residual.resize(g * tile * chunk);
       offsets.resize(g * nbx);
-      for (size_t i = 0; i < g; ++i)
-        f.decode_strip(static_cast<const uint8_t*>(w.data) + (s + i) * strip_bytes, cols,
-                       residual.data() + i * tile * cols, offsets.data() + i * nbx);
-      const size_t r0 = s * tile, r1 = std::min(rows, (s + g) * tile);
-      if (n <= kMatvecMaxRows) {
-        for (size_t t = 0; t < n; ++t)
-          for (size_t r = r0; r < r1; ++r)
-            y[t * ldy + r] = kernels::dot(residual.data() + (r - r0) * cols, x + t * ldx, cols);
+      if (few) {
+        const uint8_t* strip = static_cast<const uint8_t*>(w.data) + s * strip_bytes;
+        for (size_t c0 = 0; c0 < cols; c0 += chunk) {
+          const size_t width = std::min(chunk, cols - c0), b0 = c0 / f.block_elems;
+          f.decode_strip(strip + b0 * f.block_bytes * tile, width, residual.data(),
+                         offsets.data() + b0);
+          for (size_t t = 0; t < n; ++t) {  // the f32 format's matvec: four rows at a time
+            f32.matvec(residual.data(), width * sizeof(float), width, x + t * ldx + c0, part.data(),
+                       0, r1 - r0);
+            for (size_t r = r0; r < r1; ++r)
+              y[t * ldy + r] = c0 == 0 ? part[r - r0] : y[t * ldy + r] + part[r - r0];
+          }
+        }
       } else {
+        for (size_t i = 0; i < g; ++i)
+          f.decode_strip(static_cast<const uint8_t*>(w.data) + (s + i) * strip_bytes, cols,
+                         residual.data() + i * tile * cols, offsets.data() + i * nbx);
         const kernels::gemm_weights gw{
             residual.data(), cols * sizeof(float), r1 - r0, cols, 1, sizeof(float), nullptr};
         kernels::gemm(x, ldx, n, gw, y + r0, ldy, 0, r1 - r0);
@@ -71,6 +90,40 @@ void decode_strips(const weight_format& f, const uint8_t* m, size_t row_bytes, s
   }
 }
 
+// Activations of n tokens in the layout f's matvec reads, in this thread's buffers (workers read
+// them by pointer: they see their own thread_local objects).
+const void* const* prepare_acts(const weight_format& f, const float* x, size_t ldx, size_t n,
+                                size_t cols) {
+  static thread_local std::vector<uint8_t> act_buf;
+  static thread_local std::vector<const void*> act_list;
+  const size_t ab = f.act_bytes ? f.act_bytes(cols) : 0;
+  act_list.resize(n);
+  if (ab) act_buf.resize(n * ab);
+  for (size_t t = 0; t < n; ++t) {
+    if (ab) {
+      f.prepare_act(x + t * ldx, cols, act_buf.data() + t * ab);
+      act_list[t] = act_buf.data() + t * ab;
+    } else {
+      act_list[t] = x + t * ldx;
+    }
+  }
+  return act_list.data();
+}
+
+// Rows [r0, r1) of w times each of n prepared activations, over stripes of rows small enough to
+// stay in cache while every token reads them, so the weights stream from memory once and nothing
+// is packed (gemm's panels cost as much for 2 tokens as for 200).
+void matvec_rows(const weight_format& f, const tensor& w, const void* const* acts, size_t n,
+                 float* y, size_t ldy, size_t r0, size_t r1) {
+  const size_t cols = static_cast<size_t>(w.cols());
+  const size_t stripe = n == 1 ? r1 - r0 : std::max<size_t>(4, (32u << 10) / w.row_bytes());
+  for (size_t s = r0; s < r1; s += stripe) {
+    const size_t e = std::min(r1, s + stripe);
+    for (size_t t = 0; t < n; ++t)
+      f.matvec(w.data, w.row_bytes(), cols, acts[t], y + t * ldy + s, s, e);
+  }
+}
+
 }  // namespace
 
 // The product of w alone, without its low-rank part.
@@ -79,33 +132,10 @@ static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, f
   const weight_format& f = format_of(w);
   if (f.tile_rows > 1) return matmul_tiled(f, w, x, ldx, n, y, ldy, pool);
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
-  if (n <= kMatvecMaxRows) {
-    // A few tokens: the format's fused matvec per token, over stripes of rows small enough to
-    // stay in cache while every token reads them, so the weights stream from memory once and
-    // nothing is packed (gemm's panels cost as much for 2 tokens as for 200).
-    static thread_local std::vector<uint8_t> act_buf;
-    const size_t ab = f.act_bytes ? f.act_bytes(cols) : 0;
-    static thread_local std::vector<const void*> act_list;
-    act_list.resize(n);
-    // Workers see their own thread_local objects: they read this thread's list by pointer.
-    const void** acts = act_list.data();
-    if (ab) act_buf.resize(n * ab);
-    for (size_t t = 0; t < n; ++t) {
-      if (ab) {
-        f.prepare_act(x + t * ldx, cols, act_buf.data() + t * ab);
-        acts[t] = act_buf.data() + t * ab;
-      } else {
-        acts[t] = x + t * ldx;
-      }
-    }
-    const size_t stripe = n == 1 ? rows : std::max<size_t>(4, (32u << 10) / w.row_bytes());
-    pool.parallel_for(rows, 16, [&](size_t r0, size_t r1) {
-      for (size_t s = r0; s < r1; s += stripe) {
-        const size_t e = std::min(r1, s + stripe);
-        for (size_t t = 0; t < n; ++t)
-          f.matvec(w.data, w.row_bytes(), cols, acts[t], y + t * ldy + s, s, e);
-      }
-    });
+  if (n <= kMatvecMaxRows) {  // a few tokens: the format's fused matvec per token
+    const void* const* acts = prepare_acts(f, x, ldx, n, cols);
+    pool.parallel_for(rows, 16,
+                      [&](size_t r0, size_t r1) { matvec_rows(f, w, acts, n, y, ldy, r0, r1); });
     return;
   }
   const kernels::gemm_weights gw{w.data,
@@ -131,6 +161,31 @@ void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, siz
   matmul_base(*w.lora_a, x, ldx, n, ax.data(), rank, pool);
   matmul_base(*w.lora_b, ax.data(), rank, n, bax.data(), rows, pool);
   for (size_t t = 0; t < n; ++t) kernels::add(y + t * ldy, bax.data() + t * rows, rows);
+}
+
+void matmul_shared(std::initializer_list<product> ps, const float* x, size_t ldx, size_t n,
+                   thread_pool& pool) {
+  const tensor& w0 = *ps.begin()->w;
+  const weight_format& f = format_of(w0);
+  bool one_loop = n <= kMatvecMaxRows && f.tile_rows == 1;
+  for (const product& p : ps)
+    one_loop = one_loop && p.w->type == w0.type && p.w->cols() == w0.cols() && !p.w->lora_a;
+  if (!one_loop) {
+    for (const product& p : ps) matmul(*p.w, x, ldx, n, p.y, p.ldy, pool);
+    return;
+  }
+  const void* const* acts = prepare_acts(f, x, ldx, n, static_cast<size_t>(w0.cols()));
+  // Each thread takes its share of every weight's rows, as separate products would.
+  const size_t threads = static_cast<size_t>(pool.size());
+  pool.run([&](int t) {
+    const size_t i = static_cast<size_t>(t);
+    for (const product& p : ps) {
+      const size_t units = (static_cast<size_t>(p.w->rows()) + 15) / 16;
+      const size_t r0 = units * i / threads * 16,
+                   r1 = std::min(units * (i + 1) / threads * 16, static_cast<size_t>(p.w->rows()));
+      if (r0 < r1) matvec_rows(f, *p.w, acts, n, p.y, p.ldy, r0, r1);
+    }
+  });
 }
 
 void decode_row(const tensor& w, int64_t r, float* dst) {

@@ -108,38 +108,14 @@ inline void encode_matrix(const float* src, size_t rows, size_t cols, void* dst,
     }
 }
 
-inline void decode_strip(const void* strip, size_t cols, float* residual, float* offsets,
-                         int bits) {
-  const size_t tiles = (cols + kCols - 1) / kCols, k = size_t{1} << bits;
-  const auto* in = static_cast<const uint8_t*>(strip);
-  float pal[16];
-  const int per_byte = 8 / bits, mask = (1 << bits) - 1;
-  for (size_t t = 0; t < tiles; ++t, in += tile_bytes(bits)) {
-    offsets[t] = 0.0f;  // palettes hold the values themselves
-    for (size_t i = 0; i < k; ++i) {
-      uint16_t h;
-      std::memcpy(&h, in + 2 * i, 2);
-      pal[i] = f16_to_f32(h);
-    }
-    const uint8_t* codes = in + palette_bytes(bits);
-    const size_t c0 = t * kCols, width = std::min(cols - c0, kCols);
-    for (size_t r = 0; r < kRows; ++r) {
-      const uint8_t* row = codes + r * kCols * static_cast<size_t>(bits) / 8;
-      float* dst = residual + r * cols + c0;
-      if (width == kCols) {  // whole bytes: every field of each
-        for (size_t i = 0; i < kCols / static_cast<size_t>(per_byte); ++i)
-          for (int f = 0; f < per_byte; ++f)
-            dst[i * static_cast<size_t>(per_byte) + static_cast<size_t>(f)] =
-                pal[(row[i] >> (bits * f)) & mask];
-      } else {
-        for (size_t c = 0; c < width; ++c)
-          dst[c] = pal[(row[c / static_cast<size_t>(per_byte)] >>
-                        (bits * static_cast<int>(c % static_cast<size_t>(per_byte)))) &
-                       mask];
-      }
-    }
-  }
-}
+// Decodes a strip of B-bit codes (the tiled-format contract, formats/format.h) with the best
+// SIMD target's code (formats/palette.cc, formats/palette-inl.h).
+template <int B>
+void decode_strip(const void* strip, size_t cols, float* residual, float* offsets);
+template <>
+void decode_strip<2>(const void* strip, size_t cols, float* residual, float* offsets);
+template <>
+void decode_strip<4>(const void* strip, size_t cols, float* residual, float* offsets);
 
 template <int B>
 constexpr weight_format make_format(dtype type, const char* name) {
@@ -156,9 +132,7 @@ constexpr weight_format make_format(dtype type, const char* name) {
           [](const float* src, size_t rows, size_t cols, void* dst) {
             encode_matrix(src, rows, cols, dst, B);
           },
-          [](const void* strip, size_t cols, float* residual, float* offsets) {
-            decode_strip(strip, cols, residual, offsets, B);
-          }};
+          decode_strip<B>};
 }
 
 }  // namespace afm::formats::palette

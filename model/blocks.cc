@@ -124,8 +124,7 @@ kv_view kv_heads_from(const kv_view& kv, size_t first, size_t head_dim) {
 void ffn_swiglu(const tensor& w_gate, const tensor& w_up, const tensor& w_down, const float* xn,
                 size_t n, float* gate, float* up, float* x, thread_pool& pool) {
   const size_t d = static_cast<size_t>(w_gate.cols()), ff = static_cast<size_t>(w_gate.rows());
-  formats::matmul(w_gate, xn, d, n, gate, ff, pool);
-  formats::matmul(w_up, xn, d, n, up, ff, pool);
+  formats::matmul_shared({{&w_gate, gate, ff}, {&w_up, up, ff}}, xn, d, n, pool);
   pool.parallel_for(n * ff, 4096, [&](size_t b, size_t e) {
     kernels::swiglu(gate + b, up + b, gate + b, e - b);
   });
@@ -260,8 +259,9 @@ void moe_swiglu(const model_config& c, const layer_weights& L, const float* xn, 
     const size_t r0 = start[e], rows = start[e + 1] - r0;
     if (rows == 0) continue;
     const int64_t ie = static_cast<int64_t>(e);
-    formats::matmul(matrix_of(L.gate_exps, ie), s.xe + r0 * d, d, rows, s.gate + r0 * ff, ff, pool);
-    formats::matmul(matrix_of(L.up_exps, ie), s.xe + r0 * d, d, rows, s.up + r0 * ff, ff, pool);
+    const tensor gate = matrix_of(L.gate_exps, ie), up = matrix_of(L.up_exps, ie);
+    formats::matmul_shared({{&gate, s.gate + r0 * ff, ff}, {&up, s.up + r0 * ff, ff}},
+                           s.xe + r0 * d, d, rows, pool);
   }
   pool.parallel_for((hi - lo) * ff, 4096, [&](size_t b, size_t e) {
     kernels::swiglu(s.gate + lo * ff + b, s.up + lo * ff + b, s.gate + lo * ff + b, e - b);

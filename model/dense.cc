@@ -85,9 +85,15 @@ void forward(const model& m, const forward_args& a, forward_context& ctx) {
     const layer_weights& L = m.layers[static_cast<size_t>(l)];
     const kv_view& kv = a.kv[static_cast<size_t>(l)];
     blocks::rms_norm_rows(x, L.attn_norm, xn, n, d, c.rms_eps, pool);
+    // Q shares K and V's product unless rows are pruned between them.
+    const bool q_with_kv =
+        c.owns_kv(l) && (l != prune_at || (n == 1 && a.mode != logits_mode::none));
+    if (q_with_kv) {
+      formats::matmul_shared({{&L.wq, q, qd}, {&L.wk, k, kvd}, {&L.wv, v, kvd}}, xn, d, n, pool);
+    } else if (c.owns_kv(l)) {
+      formats::matmul_shared({{&L.wk, k, kvd}, {&L.wv, v, kvd}}, xn, d, n, pool);
+    }
     if (c.owns_kv(l)) {
-      formats::matmul(L.wk, xn, d, n, k, kvd, pool);
-      formats::matmul(L.wv, xn, d, n, v, kvd, pool);
       blocks::rope_rows(m, k, n, KVH, pos, pool);
       blocks::store_kv(kv, k, v, n, pos, KVH, hd);
     }
@@ -98,7 +104,7 @@ void forward(const model& m, const forward_args& a, forward_context& ctx) {
       pos += n - 1;
       n = 1;
     }
-    formats::matmul(L.wq, xn, d, n, q, qd, pool);
+    if (!q_with_kv) formats::matmul(L.wq, xn, d, n, q, qd, pool);
     blocks::rope_rows(m, q, n, H, pos, pool);
     blocks::attend(c, kv, q, n, pos, att, pool);
     blocks::project_add(L.wo, att, n, xn, x, pool);

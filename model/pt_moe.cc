@@ -159,9 +159,9 @@ struct pass {
     const layer_weights& L = m.layers[idx];
     const kv_view& kv = a.kv[idx];
     blocks::rms_norm_rows(x, L.attn_norm, b.ls.xn, n, d, c.rms_eps, pool);
-    formats::matmul(L.wk, b.ls.xn, d, n, b.ls.k, KVH * hd, pool);
-    formats::matmul(L.wv, b.ls.xn, d, n, b.ls.v, KVH * hd, pool);
-    formats::matmul(L.wq, b.ls.xn, d, n, b.ls.q, H * hd, pool);
+    formats::matmul_shared(
+        {{&L.wq, b.ls.q, H * hd}, {&L.wk, b.ls.k, KVH * hd}, {&L.wv, b.ls.v, KVH * hd}}, b.ls.xn, d,
+        n, pool);
     if (!c.is_global(l)) {  // global layers have no positional embedding (NoPE)
       blocks::rope_rows(m, b.ls.k, n, KVH, pos, pool);
       blocks::rope_rows(m, b.ls.q, n, H, pos, pool);
