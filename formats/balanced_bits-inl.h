@@ -101,7 +101,10 @@ HWY_INLINE void MatvecBalanced(const void* w, size_t row_bytes, size_t cols, con
     HWY_ALIGN float scale[4];
     for (size_t b = 0; b < n_blocks; ++b) {
       const size_t off = b * kBlockBytes;
-      for (size_t s = 0; s < 4; ++s) hwy::Prefetch(rows[s] + off + AFM_MATVEC_PREFETCH_BYTES);
+      // One prefetch per cache line the block spans: a q4 block (130 bytes) covers up to three
+      // lines, and one prefetch per block left about half of them to the hardware prefetcher.
+      for (size_t p = 0; p < kBlockBytes; p += 64)
+        for (size_t s = 0; s < 4; ++s) hwy::Prefetch(rows[s] + off + p + AFM_MATVEC_PREFETCH_BYTES);
       uint16_t sh[4];
       for (size_t s = 0; s < 4; ++s) std::memcpy(&sh[s], rows[s] + off, 2);
       hn::Store(
