@@ -1,5 +1,5 @@
 // Per-target decode of the palettized formats pal2 and pal4 (formats/palette.h), included inside
-// HWY_NAMESPACE by pal2.cc and pal4.cc. The including file must include <hwy/highway.h> and
+// HWY_NAMESPACE by palette.cc. The including file must include <hwy/highway.h> and
 // "formats/palette.h" at the top level first.
 //
 // A row of a tile's codes unpacks 16 bytes at a time into one code byte per weight, in order:
@@ -71,13 +71,11 @@ void DecodePaletteStrip(const void* strip, size_t cols, float* residual, float* 
 #if HWY_TARGET != HWY_SCALAR
       for (; c + N <= width; c += N) {
         const auto idx = hn::PromoteTo(di, hn::LoadU(d8, codes + c));
-        auto v = hn::TableLookupLanes(
-            hn::Load(df, pal),
-            hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, static_cast<int32_t>(N - 1)))));
+        const auto lane =
+            hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, static_cast<int32_t>(N - 1))));
+        auto v = hn::TableLookupLanes(hn::Load(df, pal), lane);
         for (size_t j = 1; j < tables; ++j) {  // entries j N .. j N + N - 1
-          const auto part = hn::TableLookupLanes(
-              hn::Load(df, pal + j * N),
-              hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, static_cast<int32_t>(N - 1)))));
+          const auto part = hn::TableLookupLanes(hn::Load(df, pal + j * N), lane);
           const auto in_part =
               hn::Eq(hn::ShiftRightSame(idx, log2n), hn::Set(di, static_cast<int32_t>(j)));
           v = hn::IfThenElse(hn::RebindMask(df, in_part), part, v);
