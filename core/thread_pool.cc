@@ -84,4 +84,29 @@ void thread_pool::parallel_for(size_t n, size_t grain,
   });
 }
 
+void thread_pool::parallel_for_dynamic(size_t n, size_t grain,
+                                       const std::function<void(size_t, size_t)>& fn) {
+  if (n == 0) return;
+  grain = std::max<size_t>(1, grain);
+  const size_t units = (n + grain - 1) / grain;
+  const size_t nt = std::min<size_t>(static_cast<size_t>(n_threads_), units);
+  if (nt <= 1) {
+    fn(0, n);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  run([&](int) {
+    size_t u0 = next.load(std::memory_order_relaxed);
+    for (;;) {
+      // Half of an even share of what is left: large chunks first, small ones to even out the end.
+      const size_t left = units - std::min(units, u0);
+      if (left == 0) return;
+      const size_t take = std::min(left, std::max<size_t>(1, left / (2 * nt)));
+      if (!next.compare_exchange_weak(u0, u0 + take, std::memory_order_relaxed)) continue;
+      fn(u0 * grain, std::min(n, (u0 + take) * grain));
+      u0 = next.load(std::memory_order_relaxed);
+    }
+  });
+}
+
 }  // namespace afm

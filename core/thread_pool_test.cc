@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "afm/thread_pool.h"
@@ -23,6 +25,47 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
       }
     }
   }
+}
+
+TEST(ThreadPool, DynamicForCoversEveryIndexOnceInGrainAlignedChunks) {
+  for (int threads : {1, 2, 3, 5}) {
+    thread_pool pool(threads);
+    for (size_t n : {0u, 1u, 7u, 64u, 1001u, 100000u}) {
+      for (size_t grain : {1u, 16u, 100u}) {
+        std::vector<std::atomic<int>> hits(n);
+        std::atomic<size_t> chunks{0};
+        pool.parallel_for_dynamic(n, grain, [&](size_t b, size_t e) {
+          EXPECT_LT(b, e);
+          EXPECT_EQ(b % grain, 0u);
+          EXPECT_TRUE(e == n || e % grain == 0);
+          for (size_t i = b; i < e; ++i) hits[i]++;
+          ++chunks;
+        });
+        for (size_t i = 0; i < n; ++i)
+          ASSERT_EQ(hits[i].load(), 1) << threads << " " << n << " " << grain;
+        // Guided: more chunks than threads once there is enough work, but not one per unit.
+        const size_t units = (n + grain - 1) / grain;
+        if (threads > 1 && units >= 1000) {
+          EXPECT_GT(chunks.load(), static_cast<size_t>(threads));
+          EXPECT_LT(chunks.load(), units / 8);
+        }
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, DynamicForLetsAFreeThreadTakeASlowThreadsShare) {
+  // Thread 0 (the caller) sleeps in its first chunk; the others finish everything else.
+  thread_pool pool(2);
+  std::atomic<size_t> done_by_caller{0};
+  const auto caller = std::this_thread::get_id();
+  std::atomic<bool> first{true};
+  pool.parallel_for_dynamic(1000, 1, [&](size_t b, size_t e) {
+    if (std::this_thread::get_id() != caller) return;
+    if (first.exchange(false)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    done_by_caller += e - b;
+  });
+  EXPECT_LT(done_by_caller.load(), 500u);
 }
 
 TEST(ThreadPool, RunsEveryThreadManyTimes) {

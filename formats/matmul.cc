@@ -39,7 +39,7 @@ void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_
   const size_t chunk = few ? std::min(cols, chunk_blocks * f.block_elems) : cols;
   // Several tokens decode several strips at once, so gemm gets panels of some height.
   const size_t group = few ? 1 : 8;
-  pool.parallel_for(strips, group, [&](size_t s0, size_t s1) {
+  pool.parallel_for_dynamic(strips, group, [&](size_t s0, size_t s1) {
     thread_local std::vector<float> residual, offsets, part;
     part.resize(tile);
     for (size_t s = s0; s < s1; s += group) {
@@ -134,8 +134,8 @@ static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, f
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
   if (n <= kMatvecMaxRows) {  // a few tokens: the format's fused matvec per token
     const void* const* acts = prepare_acts(f, x, ldx, n, cols);
-    pool.parallel_for(rows, 16,
-                      [&](size_t r0, size_t r1) { matvec_rows(f, w, acts, n, y, ldy, r0, r1); });
+    pool.parallel_for_dynamic(
+        rows, 16, [&](size_t r0, size_t r1) { matvec_rows(f, w, acts, n, y, ldy, r0, r1); });
     return;
   }
   const kernels::gemm_weights gw{w.data,
@@ -145,8 +145,8 @@ static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, f
                                  f.block_elems,
                                  f.block_bytes,
                                  w.type == dtype::f32 ? nullptr : f.decode};
-  pool.parallel_for(rows, 32,
-                    [&](size_t r0, size_t r1) { kernels::gemm(x, ldx, n, gw, y, ldy, r0, r1); });
+  pool.parallel_for_dynamic(
+      rows, 32, [&](size_t r0, size_t r1) { kernels::gemm(x, ldx, n, gw, y, ldy, r0, r1); });
 }
 
 void matmul(const tensor& w, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
@@ -175,15 +175,22 @@ void matmul_shared(std::initializer_list<product> ps, const float* x, size_t ldx
     return;
   }
   const void* const* acts = prepare_acts(f, x, ldx, n, static_cast<size_t>(w0.cols()));
-  // Each thread takes its share of every weight's rows, as separate products would.
-  const size_t threads = static_cast<size_t>(pool.size());
-  pool.run([&](int t) {
-    const size_t i = static_cast<size_t>(t);
+  // The products' rows end to end, 16 at a time: threads take chunks of them as they finish (a
+  // chunk may end in the next product), so no thread waits on one that another tenant slowed.
+  constexpr size_t kUnit = 16;  // rows
+  auto units_of = [](const product& p) {
+    return (static_cast<size_t>(p.w->rows()) + kUnit - 1) / kUnit;
+  };
+  size_t units = 0;
+  for (const product& p : ps) units += units_of(p);
+  pool.parallel_for_dynamic(units, 1, [&](size_t u0, size_t u1) {
+    size_t b = 0;  // the first unit of p
     for (const product& p : ps) {
-      const size_t units = (static_cast<size_t>(p.w->rows()) + 15) / 16;
-      const size_t r0 = units * i / threads * 16,
-                   r1 = std::min(units * (i + 1) / threads * 16, static_cast<size_t>(p.w->rows()));
-      if (r0 < r1) matvec_rows(f, *p.w, acts, n, p.y, p.ldy, r0, r1);
+      const size_t e = b + units_of(p), lo = std::max(u0, b), hi = std::min(u1, e);
+      if (lo < hi)
+        matvec_rows(f, *p.w, acts, n, p.y, p.ldy, (lo - b) * kUnit,
+                    std::min(static_cast<size_t>(p.w->rows()), (hi - b) * kUnit));
+      b = e;
     }
   });
 }

@@ -28,6 +28,13 @@ class thread_pool {
   // chunk per thread, and runs fn(begin, end) on each chunk.
   void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
+  // Like parallel_for, but threads take chunks from a shared counter as they finish, each a
+  // multiple of `grain` (except the last) and a shrinking share of what is left (guided
+  // scheduling), so a thread slowed by another tenant of its core does not hold up the rest.
+  // Which thread runs a chunk varies from call to call: fn must give the same results wherever
+  // it runs.
+  void parallel_for_dynamic(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
+
   // Number of parallel loops run since construction: benchmarks report synchronizations.
   uint64_t loops_run() const { return generation_.load(std::memory_order_relaxed); }
 
