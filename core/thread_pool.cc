@@ -67,6 +67,16 @@ void thread_pool::run(const std::function<void(int)>& fn) {
 
 void thread_pool::parallel_for(size_t n, size_t grain,
                                const std::function<void(size_t, size_t)>& fn) {
+  for_chunks(n, grain, false, fn);
+}
+
+void thread_pool::parallel_for_dynamic(size_t n, size_t grain,
+                                       const std::function<void(size_t, size_t)>& fn) {
+  for_chunks(n, grain, true, fn);
+}
+
+void thread_pool::for_chunks(size_t n, size_t grain, bool dynamic,
+                             const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
   grain = std::max<size_t>(1, grain);
   const size_t units = (n + grain - 1) / grain;
@@ -75,23 +85,14 @@ void thread_pool::parallel_for(size_t n, size_t grain,
     fn(0, n);
     return;
   }
-  run([&](int t) {
-    const size_t ut = static_cast<size_t>(t);
-    if (ut >= nt) return;
-    const size_t u0 = units * ut / nt, u1 = units * (ut + 1) / nt;
-    const size_t b = u0 * grain, e = std::min(n, u1 * grain);
-    if (b < e) fn(b, e);
-  });
-}
-
-void thread_pool::parallel_for_dynamic(size_t n, size_t grain,
-                                       const std::function<void(size_t, size_t)>& fn) {
-  if (n == 0) return;
-  grain = std::max<size_t>(1, grain);
-  const size_t units = (n + grain - 1) / grain;
-  const size_t nt = std::min<size_t>(static_cast<size_t>(n_threads_), units);
-  if (nt <= 1) {
-    fn(0, n);
+  if (!dynamic) {
+    run([&](int t) {
+      const size_t ut = static_cast<size_t>(t);
+      if (ut >= nt) return;
+      const size_t u0 = units * ut / nt, u1 = units * (ut + 1) / nt;
+      const size_t b = u0 * grain, e = std::min(n, u1 * grain);
+      if (b < e) fn(b, e);
+    });
     return;
   }
   std::atomic<size_t> next{0};

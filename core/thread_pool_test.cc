@@ -55,16 +55,25 @@ TEST(ThreadPool, DynamicForCoversEveryIndexOnceInGrainAlignedChunks) {
 }
 
 TEST(ThreadPool, DynamicForLetsAFreeThreadTakeASlowThreadsShare) {
-  // Thread 0 (the caller) sleeps in its first chunk; the others finish everything else.
+  // The caller (thread 0) stalls in its first chunk until the worker has done everything else
+  // (10 s at most): a fixed split would leave half of the range to the caller.
   thread_pool pool(2);
-  std::atomic<size_t> done_by_caller{0};
+  std::atomic<size_t> done_by_caller{0}, done_by_worker{0};
   const auto caller = std::this_thread::get_id();
-  std::atomic<bool> first{true};
+  bool first = true;  // only the caller touches it
   pool.parallel_for_dynamic(1000, 1, [&](size_t b, size_t e) {
-    if (std::this_thread::get_id() != caller) return;
-    if (first.exchange(false)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (std::this_thread::get_id() != caller) {
+      done_by_worker += e - b;
+      return;
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (first && done_by_worker.load() + (e - b) < 1000 &&
+           std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    first = false;
     done_by_caller += e - b;
   });
+  EXPECT_EQ(done_by_caller.load() + done_by_worker.load(), 1000u);
   EXPECT_LT(done_by_caller.load(), 500u);
 }
 

@@ -40,6 +40,9 @@ class thread_pool {
 
  private:
   void worker(int index);
+  // [0, n) in chunks of whole grains: one per thread, or handed out from a counter (dynamic).
+  void for_chunks(size_t n, size_t grain, bool dynamic,
+                  const std::function<void(size_t, size_t)>& fn);
 
   int n_threads_;
   std::vector<std::thread> threads_;
