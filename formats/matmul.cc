@@ -17,6 +17,9 @@ size_t blocks_across(const weight_format& f, size_t cols) {
 // Bytes of decoded weights a few tokens' products keep at once: half of a 32 KiB L1.
 constexpr size_t kTiledChunkBytes = 16u << 10;
 
+// Rows a thread takes at least at a time in a fused matvec: four stripes of four rows.
+constexpr size_t kMatvecRowGrain = 16;
+
 // A tiled format (astc, pal): strips decode into the thread's buffer, which stays in cache while
 // every token reads it, then each block's offset enters every row of its strip as
 // offset * (sum of the token's inputs over the block's columns). A strip holds its blocks left
@@ -134,8 +137,9 @@ static void matmul_base(const tensor& w, const float* x, size_t ldx, size_t n, f
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
   if (n <= kMatvecMaxRows) {  // a few tokens: the format's fused matvec per token
     const void* const* acts = prepare_acts(f, x, ldx, n, cols);
-    pool.parallel_for_dynamic(
-        rows, 16, [&](size_t r0, size_t r1) { matvec_rows(f, w, acts, n, y, ldy, r0, r1); });
+    pool.parallel_for_dynamic(rows, kMatvecRowGrain, [&](size_t r0, size_t r1) {
+      matvec_rows(f, w, acts, n, y, ldy, r0, r1);
+    });
     return;
   }
   const kernels::gemm_weights gw{w.data,
@@ -175,11 +179,11 @@ void matmul_shared(std::initializer_list<product> ps, const float* x, size_t ldx
     return;
   }
   const void* const* acts = prepare_acts(f, x, ldx, n, static_cast<size_t>(w0.cols()));
-  // The products' rows end to end, 16 at a time: threads take chunks of them as they finish (a
-  // chunk may end in the next product), so no thread waits on one that another tenant slowed.
-  constexpr size_t kUnit = 16;  // rows
+  // The products' rows end to end, kMatvecRowGrain at a time: threads take chunks of them as they
+  // finish (a chunk may end in the next product), so no thread waits on one that another tenant
+  // slowed.
   auto units_of = [](const product& p) {
-    return (static_cast<size_t>(p.w->rows()) + kUnit - 1) / kUnit;
+    return (static_cast<size_t>(p.w->rows()) + kMatvecRowGrain - 1) / kMatvecRowGrain;
   };
   size_t units = 0;
   for (const product& p : ps) units += units_of(p);
@@ -188,8 +192,8 @@ void matmul_shared(std::initializer_list<product> ps, const float* x, size_t ldx
     for (const product& p : ps) {
       const size_t e = b + units_of(p), lo = std::max(u0, b), hi = std::min(u1, e);
       if (lo < hi)
-        matvec_rows(f, *p.w, acts, n, p.y, p.ldy, (lo - b) * kUnit,
-                    std::min(static_cast<size_t>(p.w->rows()), (hi - b) * kUnit));
+        matvec_rows(f, *p.w, acts, n, p.y, p.ldy, (lo - b) * kMatvecRowGrain,
+                    std::min(static_cast<size_t>(p.w->rows()), (hi - b) * kMatvecRowGrain));
       b = e;
     }
   });
