@@ -43,9 +43,11 @@ int main(int argc, char** argv) {
       if (!std::filesystem::exists(path)) {
         std::fprintf(stderr, "creating %s\n", path.c_str());
         afm::thread_pool pool(threads);
-        afm::create_random_model(*c, {.type = type}, path, pool, [](size_t done, size_t total) {
-          if (done == total || done % 32 == 0)
-            std::fprintf(stderr, "  %zu/%zu tensors\n", done, total);
+        int last_quarter = 0;
+        afm::create_random_model(*c, {.type = type}, path, pool, [&](size_t done, size_t total) {
+          const int quarter = static_cast<int>(4 * done / total);  // done counts weights
+          if (quarter > last_quarter) std::fprintf(stderr, "  %d%% of weights\n", 25 * quarter);
+          last_quarter = quarter;
         });
       }
       models.push_back(afm::load_model(path));

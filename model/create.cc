@@ -41,6 +41,15 @@ void write_model_file(const model_config& c, dtype type, const std::string& path
   }
   w.write_header(path);
 
+  // Progress counts weights, not tensors: the first tensor (the embedding) can be a twentieth
+  // of the model, so a count of tensors made the first ETA many times too long.
+  auto elements_of = [](const tensor_slot& s) {
+    size_t n = 1;
+    for (int64_t d : s.ne) n *= static_cast<size_t>(d);
+    return n;
+  };
+  size_t total = 0, done = 0;
+  for (const tensor_slot& s : slots) total += elements_of(s);
   std::vector<float> values;
   std::vector<uint8_t> encoded;
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -57,7 +66,8 @@ void write_model_file(const model_config& c, dtype type, const std::string& path
     formats::encode_tensor(f, values.data(), s.ne.data(), static_cast<int>(s.ne.size()),
                            encoded.data(), pool);
     w.write_tensor(encoded.data(), encoded.size());
-    if (progress) progress(i + 1, slots.size());
+    done += elements_of(s);
+    if (progress) progress(done, total);
   }
   w.finish();
 }

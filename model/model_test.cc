@@ -5,11 +5,13 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "afm/error.h"
 #include "afm/gguf.h"
 #include "afm/model.h"
+#include "afm/quantize.h"
 #include "model/architecture.h"
 #include "model/tiny_model_test_util.h"
 
@@ -74,6 +76,47 @@ TEST(Model, LoadsWhatCreateWrote) {
     EXPECT_TRUE(m->layers[5].wk.empty());  // Block 2 has no K/V projections
     EXPECT_TRUE(m->layers[7].wv.empty());
     EXPECT_EQ(m->output.data, m->tok_embd.data);  // tied head
+  }
+}
+
+// Progress counts weights, so the first ETA is not thrown off by a large first tensor: each
+// call adds one tensor's element count, and the last call reaches the model's total.
+TEST(Model, CreateProgressCountsWeights) {
+  const model_config c = tiny_config();
+  const std::vector<tensor_slot> slots = find_architecture(c.arch)->tensors(c, nullptr);
+  std::vector<size_t> sizes;
+  size_t total = 0;
+  for (const tensor_slot& s : slots) {
+    size_t n = 1;
+    for (int64_t d : s.ne) n *= static_cast<size_t>(d);
+    sizes.push_back(n);
+    total += n;
+  }
+  std::vector<std::pair<size_t, size_t>> calls;
+  thread_pool pool(2);
+  const std::string path = ::testing::TempDir() + "afm_progress.gguf";
+  create_random_model(c, {.type = dtype::q8_0}, path, pool,
+                      [&](size_t done, size_t all) { calls.emplace_back(done, all); });
+  ASSERT_EQ(calls.size(), slots.size());
+  size_t expect = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    expect += sizes[i];
+    EXPECT_EQ(calls[i].first, expect) << slots[i].name;
+    EXPECT_EQ(calls[i].second, total);
+  }
+  // afm quantize counts the same way, in the file's tensor order.
+  calls.clear();
+  quantize_options o;
+  o.weights = dtype::f16;
+  const quantize_report r =
+      quantize_model(path, ::testing::TempDir() + "afm_progress_f16.gguf", o, pool,
+                     [&](size_t done, size_t all) { calls.emplace_back(done, all); });
+  ASSERT_EQ(calls.size(), r.tensors.size());
+  expect = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    expect += r.tensors[i].elements;
+    EXPECT_EQ(calls[i].first, expect) << r.tensors[i].name;
+    EXPECT_EQ(calls[i].second, total);
   }
 }
 

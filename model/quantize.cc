@@ -181,6 +181,12 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
   quantize_report report;
   std::vector<float> values, back;
   std::vector<uint8_t> encoded;
+  size_t total = 0;  // progress counts weights, as afm create's does (model/create.cc)
+  for (const gguf_tensor_info& info : f.tensors()) {
+    size_t n = 1;
+    for (int d = 0; d < info.n_dims; ++d) n *= static_cast<size_t>(info.ne[d]);
+    total += n;
+  }
   for (size_t i = 0; i < f.tensors().size(); ++i) {
     const gguf_tensor_info& info = f.tensors()[i];
     const tensor src = f.get_tensor(info.name);
@@ -229,7 +235,7 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
         {info.name, type, rows * cols, bytes, std::sqrt(relative_sq_error(values, back))});
     report.elements += rows * cols;
     report.bytes += bytes;
-    if (progress) progress(i + 1, f.tensors().size());
+    if (progress) progress(report.elements, total);
   }
   w.finish();
   return report;

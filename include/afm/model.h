@@ -136,14 +136,16 @@ struct create_options {
 };
 // Writes a model file for config c: every tensor the architecture lists, weights in `type` and
 // norm gains in f32, each row's values from fill(tensor index in the architecture's list, row,
-// dst of ne[0] floats); fill is called from several threads. `metadata` may add keys (e.g. a
-// tokenizer's tokenizer.ggml.*) before the file is written. Throws afm::error naming a tensor
-// the format cannot store.
+// dst of ne[0] floats); fill is called from several threads. `progress(done, total)` is called
+// after each tensor and counts weights, so its fraction tracks the time left. `metadata` may add
+// keys (e.g. a tokenizer's tokenizer.ggml.*) before the file is written. Throws afm::error naming
+// a tensor the format cannot store.
 void write_model_file(const model_config& c, dtype type, const std::string& path, thread_pool& pool,
                       const std::function<void(size_t tensor, size_t row, float* dst)>& fill,
                       const std::function<void(size_t done, size_t total)>& progress = {},
                       const std::function<void(gguf_writer&)>& metadata = {});
 
+// Random weights from o, written as write_model_file does; `progress` counts weights, and
 // `metadata` may add keys (e.g. a tokenizer's tokenizer.ggml.*) before the file is written.
 void create_random_model(const model_config& c, const create_options& o, const std::string& path,
                          thread_pool& pool,

@@ -60,8 +60,8 @@ struct quantize_report {
 };
 
 // Reads `in`, writes `out` with the same metadata and tensors re-encoded; `progress(done,
-// total)` is called after each tensor. Throws afm::error naming the tensor when a shape does
-// not fit the format's blocks.
+// total)` is called after each tensor and counts weights (values), not tensors. Throws afm::error
+// naming the tensor when a shape does not fit the format's blocks.
 quantize_report quantize_model(const std::string& in, const std::string& out,
                                const quantize_options& o, thread_pool& pool,
                                const std::function<void(size_t, size_t)>& progress = nullptr);

@@ -22,14 +22,26 @@ class progress_bar {
     last_pct_ = pct;
     const int width = 30, filled = static_cast<int>(frac * width);
     const double eta = frac > 0 ? elapsed / frac - elapsed : 0.0;
-    std::fprintf(stderr, "%s%s [%.*s%*s] %3d%% %zu/%zu  %.1fs elapsed, ETA %.1fs%s%s%s",
+    std::fprintf(stderr, "%s%s [%.*s%*s] %3d%% %s/%s  %.1fs elapsed, ETA %.1fs%s%s%s",
                  tty_ ? "\r" : "", label_.c_str(), filled, "##############################",
-                 width - filled, "", pct, done, total, elapsed, eta, suffix ? "  " : "",
+                 width - filled, "", pct, count_text(done, total).c_str(),
+                 count_text(total, total).c_str(), elapsed, eta, suffix ? "  " : "",
                  suffix ? suffix : "", tty_ && done != total ? "" : "\n");
     std::fflush(stderr);
   }
 
  private:
+  // Counts of weights run to billions: past 10^5, show two decimals of k, M or G, all in
+  // the unit of `total` so done and total line up.
+  static std::string count_text(size_t n, size_t total) {
+    if (total < 100000) return std::to_string(n);
+    const double unit = total >= 1000000000 ? 1e9 : total >= 1000000 ? 1e6 : 1e3;
+    const char* suffix = unit == 1e9 ? "G" : unit == 1e6 ? "M" : "k";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f%s", static_cast<double>(n) / unit, suffix);
+    return text;
+  }
+
   std::string label_;
   bool tty_;
   int last_pct_ = -100;
