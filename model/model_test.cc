@@ -1,5 +1,6 @@
 // Config validation, the KV-sharing layout, and every load fault: missing tensor, wrong shape,
-// wrong type, unknown architecture, bad KV mapping.
+// wrong type, unknown architecture, bad KV mapping; and the progress that create and quantize
+// report.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -81,7 +82,7 @@ TEST(Model, LoadsWhatCreateWrote) {
 
 // Progress counts weights, so the first ETA is not thrown off by a large first tensor: each
 // call adds one tensor's element count, and the last call reaches the model's total.
-TEST(Model, CreateProgressCountsWeights) {
+TEST(Model, CreateAndQuantizeProgressCountWeights) {
   const model_config c = tiny_config();
   const std::vector<tensor_slot> slots = find_architecture(c.arch)->tensors(c, nullptr);
   std::vector<size_t> sizes;
