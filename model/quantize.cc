@@ -182,11 +182,8 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
   std::vector<float> values, back;
   std::vector<uint8_t> encoded;
   size_t total = 0;  // progress counts weights, as afm create's does (model/create.cc)
-  for (const gguf_tensor_info& info : f.tensors()) {
-    size_t n = 1;
-    for (int d = 0; d < info.n_dims; ++d) n *= static_cast<size_t>(info.ne[d]);
-    total += n;
-  }
+  for (const gguf_tensor_info& info : f.tensors())
+    total += static_cast<size_t>(f.get_tensor(info.name).elements());
   for (size_t i = 0; i < f.tensors().size(); ++i) {
     const gguf_tensor_info& info = f.tensors()[i];
     const tensor src = f.get_tensor(info.name);
