@@ -1,5 +1,7 @@
-// Kernel benchmarks. Matvec runs twice per format: on a matrix that fits in L2 (compute bound)
-// and on 1 GiB of weights (memory bound), so the two ceilings can be told apart. Bytes/s are
+// Kernel benchmarks. Matvec runs on up to three sizes per format: 64 rows that fit in L2 (compute
+// plus the per-product overhead: activation preparation and the thread pool), 8 MiB past L2
+// (compute: the kernel's own ceiling on a last-level-cache host), and 1 GiB of weights (memory
+// bound), so the ceilings can be told apart. Bytes/s are
 // weight bytes read. The read-bandwidth and FMA-peak probes are the ceilings afm bench uses.
 #include <benchmark/benchmark.h>
 
@@ -47,12 +49,15 @@ std::unique_ptr<weights> make_weights(dtype type, size_t rows, size_t cols) {
   return w;
 }
 
-void BM_Matvec(benchmark::State& state, dtype type, bool streaming) {
+enum class matrix_size { l2, l3, stream };
+
+void BM_Matvec(benchmark::State& state, dtype type, matrix_size size) {
   const size_t cols = 2048, threads = static_cast<size_t>(state.range(0));
   // Tiled formats decode through libastcenc or a palette: 64 MiB (past the caches) is plenty.
   const size_t stream_bytes =
       formats::find_format(type)->tile_rows > 1 ? size_t{1} << 26 : size_t{1} << 30;
-  const size_t rows = streaming ? stream_bytes / dtype_bytes(type, cols) : 64;
+  const size_t bytes = size == matrix_size::stream ? stream_bytes : size_t{8} << 20;
+  const size_t rows = size == matrix_size::l2 ? 64 : bytes / dtype_bytes(type, cols);
   auto w = make_weights(type, rows, cols);
   thread_pool pool(static_cast<int>(threads));
   std::vector<float> x(cols, 0.5f), y(rows);
@@ -91,20 +96,47 @@ void BM_FmaPeak(benchmark::State& state) {
   state.counters["GFLOP/s"] = f / 1e9;
 }
 
-BENCHMARK_CAPTURE(BM_Matvec, f32_l2, dtype::f32, false)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, bf16_l2, dtype::bf16, false)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, f16_l2, dtype::f16, false)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, q8_l2, dtype::q8_0, false)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, f32_stream, dtype::f32, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dtype::bf16, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, q8_stream, dtype::q8_0, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, q4_l2, dtype::afm_q4, false)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, q2_l2, dtype::afm_q2, false)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, q4_stream, dtype::afm_q4, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, q2_stream, dtype::afm_q2, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, astc_stream, dtype::afm_astc, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, pal4_stream, dtype::afm_pal4, true)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, pal2_stream, dtype::afm_pal2, true)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, f32_l2, dtype::f32, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, bf16_l2, dtype::bf16, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, f16_l2, dtype::f16, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, q8_l2, dtype::q8_0, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, f32_stream, dtype::f32, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dtype::bf16, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q8_stream, dtype::q8_0, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q4_l2, dtype::afm_q4, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, q2_l2, dtype::afm_q2, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, q8_l3, dtype::q8_0, matrix_size::l3)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q4_l3, dtype::afm_q4, matrix_size::l3)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q2_l3, dtype::afm_q2, matrix_size::l3)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q4_stream, dtype::afm_q4, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q2_stream, dtype::afm_q2, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, astc_stream, dtype::afm_astc, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, pal4_stream, dtype::afm_pal4, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, pal2_stream, dtype::afm_pal2, matrix_size::stream)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, f32, dtype::f32)
     ->Args({64, 1})
     ->Args({256, 1})

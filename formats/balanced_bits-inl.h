@@ -1,5 +1,5 @@
-// Per-target fused matvec of the balanced formats q2 and q4 (formats/balanced_bits.h), included
-// inside HWY_NAMESPACE after matvec_stripes-inl.h.
+// Per-target fused matvec of the balanced formats q2 and q4 (formats/balanced_bits.h) and the
+// preparation of its activations, included inside HWY_NAMESPACE after matvec_stripes-inl.h.
 //
 // Per block, the dot product is s * d * (sum_i q_i x_i - c * sum_i x_i) with x quantized to int8
 // (scale d) and the second term precomputed per block in the activation. A vector of code bytes
@@ -46,6 +46,53 @@ HWY_INLINE hn::Vec<hn::Repartition<int16_t, DU8>> MulAddPairsU8I8(
 #else
 #define AFM_BALANCED_VNNI 0
 #endif
+
+// Decodes n weights (whole blocks) to s * (code - c) in the arithmetic of the scalar definition
+// (balanced_bits.h), so results are bit-identical on every target: prefill's gemm decodes its
+// panels through this, and a per-weight scalar loop took a quarter of q4 prefill.
+template <int kBits>
+HWY_INLINE void DecodeBalanced(const void* src, size_t n, float* dst) {
+  namespace bb = balanced_bits;
+  constexpr size_t kCodeBytes = bb::code_bytes(kBits);
+  constexpr int kFields = 8 / kBits;
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di32;
+  const hn::Rebind<uint8_t, decltype(df)> du8;
+  const size_t N = hn::Lanes(df);
+  const auto mask = hn::Set(di32, (1 << kBits) - 1);
+  const auto c = hn::Set(df, bb::center(kBits));
+  const auto* in = static_cast<const uint8_t*>(src);
+  for (size_t b = 0; b < n / bb::kBlock; ++b) {
+    const uint8_t* blk = in + b * bb::block_bytes(kBits);
+    uint16_t sh;
+    std::memcpy(&sh, blk, 2);
+    const auto s = hn::Set(df, f16_to_f32(sh));
+    float* out = dst + b * bb::kBlock;
+    for (size_t k = 0; k < kCodeBytes; k += N) {
+      const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, blk + 2 + k));
+      for (int f = 0; f < kFields; ++f) {
+        const auto code = hn::And(hn::ShiftRightSame(bytes, f * kBits), mask);
+        hn::StoreU(hn::Mul(hn::Sub(hn::ConvertTo(df, code), c), s), df,
+                   out + static_cast<size_t>(f) * kCodeBytes + k);
+      }
+    }
+  }
+}
+
+// The activation layout of balanced_bits.h (act_bytes): int8 codes, then per block the scale d
+// and c * sum(codes).
+template <int kBits>
+HWY_INLINE void PrepareActBalanced(const float* x, size_t cols, void* act) {
+  namespace bb = balanced_bits;
+  auto* q = static_cast<int8_t*>(act);
+  auto* d = reinterpret_cast<float*>(q + cols);  // cols is a multiple of 256: aligned
+  float* offset = d + cols / bb::kBlock;
+  for (size_t b = 0; b < cols / bb::kBlock; ++b) {
+    int32_t sum;
+    d[b] = QuantizeActBlock(x + b * bb::kBlock, bb::kBlock, q + b * bb::kBlock, &sum) / 127.0f;
+    offset[b] = bb::center(kBits) * static_cast<float>(sum);
+  }
+}
 
 template <int kBits>
 HWY_INLINE void MatvecBalanced(const void* w, size_t row_bytes, size_t cols, const void* act,

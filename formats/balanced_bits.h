@@ -83,21 +83,12 @@ inline void encode(const float* src, size_t n, void* dst, int bits) {
   }
 }
 
+// The code of weight i of a block; its weight is s * (code - c). The decoder, activation
+// preparation and fused matvec built on this definition are per-target code in
+// balanced_bits-inl.h.
 inline int code_at(const uint8_t* blk, size_t i, int bits) {
   const size_t d = code_bytes(bits);
   return (blk[2 + i % d] >> (bits * static_cast<int>(i / d))) & ((1 << bits) - 1);
-}
-
-inline void decode(const void* src, size_t n, float* dst, int bits) {
-  const auto* in = static_cast<const uint8_t*>(src);
-  for (size_t b = 0; b < n / kBlock; ++b) {
-    const uint8_t* blk = in + b * block_bytes(bits);
-    uint16_t sh;
-    std::memcpy(&sh, blk, 2);
-    const float s = f16_to_f32(sh), c = center(bits);
-    for (size_t i = 0; i < kBlock; ++i)
-      dst[b * kBlock + i] = s * (static_cast<float>(code_at(blk, i, bits)) - c);
-  }
 }
 
 // Activation layout of the fused matvec: int8 xq[cols] (one scale per block of 256, values in
@@ -106,38 +97,21 @@ inline size_t act_bytes(size_t cols) {
   return cols + 2 * (cols / kBlock) * sizeof(float);
 }
 
-inline void prepare_act(const float* x, size_t cols, void* act, int bits) {
-  auto* q = static_cast<int8_t*>(act);
-  auto* d = reinterpret_cast<float*>(q + cols);  // cols is a multiple of 256: aligned
-  float* offset = d + cols / kBlock;
-  for (size_t b = 0; b < cols / kBlock; ++b) {
-    const float* xb = x + b * kBlock;
-    float amax = 0.0f;
-    for (size_t i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    d[b] = amax / 127.0f;
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    int32_t sum = 0;
-    for (size_t i = 0; i < kBlock; ++i) {
-      q[b * kBlock + i] = static_cast<int8_t>(std::lrintf(xb[i] * id));
-      sum += q[b * kBlock + i];
-    }
-    offset[b] = center(bits) * static_cast<float>(sum);
-  }
-}
-
-// The weight_format of B-bit codes, given the file's dispatched matvec: q2.cc and q4.cc each
-// supply only their per-target kernel instantiation.
+// The weight_format of B-bit codes, given the file's dispatched kernels: q2.cc and q4.cc each
+// supply only their per-target instantiations of balanced_bits-inl.h.
 template <int B>
 constexpr weight_format make_format(dtype type, const char* name,
+                                    decltype(weight_format::decode) decode,
+                                    decltype(weight_format::prepare_act) prepare_act,
                                     decltype(weight_format::matvec) matvec) {
   return {type,
           name,
           kBlock,
           block_bytes(B),
           [](const float* src, size_t n, void* dst) { encode(src, n, dst, B); },
-          [](const void* src, size_t n, float* dst) { decode(src, n, dst, B); },
+          decode,
           act_bytes,
-          [](const float* x, size_t cols, void* act) { prepare_act(x, cols, act, B); },
+          prepare_act,
           matvec};
 }
 

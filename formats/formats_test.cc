@@ -3,6 +3,7 @@
 #include <astcenc.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -79,6 +80,36 @@ TEST(Formats, ExactEncodings) {
     EXPECT_FLOAT_EQ(back[i], f16_to_f32(dh) * static_cast<int8_t>(q[2 + i]));
 }
 
+// q2 / q4 decoding, on every target, against the layout's definition (balanced_bits.h): a block
+// is [f16 s][D = 32 B code bytes], weight i has code (byte i % D) >> (B * (i / D)) & (2^B - 1)
+// and value s * (code - (2^B - 1) / 2). Bit for bit.
+TEST(Formats, BalancedDecodeIsTheDocumentedLevels) {
+  const size_t n = 3 * 256;
+  const auto w = randn(n, 23);
+  for_each_simd_target([&] {
+    for (int bits : {2, 4}) {
+      SCOPED_TRACE(bits);
+      const weight_format& f = *find_format(bits == 2 ? dtype::afm_q2 : dtype::afm_q4);
+      const size_t d = 32 * static_cast<size_t>(bits), block_bytes = 2 + d;
+      std::vector<uint8_t> bytes(3 * block_bytes);
+      f.encode(w.data(), n, bytes.data());
+      std::vector<float> got(n);
+      f.decode(bytes.data(), n, got.data());
+      const float c = static_cast<float>((1 << bits) - 1) / 2.0f;
+      for (size_t b = 0; b < 3; ++b) {
+        uint16_t sh;
+        std::memcpy(&sh, bytes.data() + b * block_bytes, 2);
+        const float s = f16_to_f32(sh);
+        for (size_t i = 0; i < 256; ++i) {
+          const int byte = bytes[b * block_bytes + 2 + i % d];
+          const int code = (byte >> (bits * static_cast<int>(i / d))) & ((1 << bits) - 1);
+          ASSERT_EQ(got[b * 256 + i], s * (static_cast<float>(code) - c)) << "weight " << i;
+        }
+      }
+    }
+  });
+}
+
 struct encoded {
   std::vector<uint8_t> bytes;
   std::vector<float> decoded;
@@ -128,6 +159,53 @@ TEST(Formats, MatvecMatchesDecodedProduct) {
                   << "rows=" << rows << " k=" << k << " r=" << r;
             }
           }
+        }
+      }
+    }
+  });
+}
+
+// The integer kernels' activations, as documented (q8.cc, balanced_bits.h): per block, scale
+// d = amax / 127 and codes lrintf(x * 127 / amax), round half to even; q2 and q4 add
+// c * sum(codes). Computed here one value at a time and compared bit for bit.
+TEST(Formats, PreparedActivationsAreTheDocumentedQuantization) {
+  const size_t cols = 768;
+  auto x = randn(cols, 17);
+  for (size_t i = 0; i < 32; ++i) x[i] = 0.0f;  // an all-zero block: scale 0, codes 0
+  // Ties: with the block maximum at 127 the codes are x itself, so halves must go to even.
+  x[256] = 127.0f;
+  for (size_t i = 1; i < 256; ++i)
+    x[256 + i] = static_cast<float>(static_cast<int>(i % 254) - 127) / 2.0f;
+  for_each_simd_target([&] {
+    for (dtype type : {dtype::q8_0, dtype::afm_q4, dtype::afm_q2}) {
+      SCOPED_TRACE(dtype_name(type));
+      const weight_format& f = *find_format(type);
+      const bool q8 = type == dtype::q8_0;
+      const size_t block = q8 ? 32 : 256, blocks = cols / block;
+      const float c = type == dtype::afm_q4 ? 7.5f : 1.5f;
+      std::vector<uint8_t> act(f.act_bytes(cols));
+      f.prepare_act(x.data(), cols, act.data());
+      std::vector<float> tail(q8 ? blocks : 2 * blocks);
+      const size_t code_bytes = cols * (q8 ? 2 : 1);
+      ASSERT_EQ(act.size(), code_bytes + tail.size() * sizeof(float));
+      std::memcpy(tail.data(), act.data() + code_bytes, tail.size() * sizeof(float));
+      for (size_t b = 0; b < blocks; ++b) {
+        float amax = 0.0f;
+        for (size_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(x[b * block + i]));
+        ASSERT_EQ(tail[b], amax / 127.0f) << "block " << b;
+        const float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int32_t sum = 0;
+        for (size_t i = 0; i < block; ++i) {
+          const size_t at = b * block + i;
+          const long want = std::lrintf(x[at] * inv);
+          int16_t got16 = 0;
+          if (q8) std::memcpy(&got16, act.data() + 2 * at, 2);
+          const long got = q8 ? got16 : static_cast<int8_t>(act[at]);
+          ASSERT_EQ(got, want) << "x=" << x[at] << " at " << at;
+          sum += static_cast<int32_t>(want);
+        }
+        if (!q8) {
+          ASSERT_EQ(tail[blocks + b], c * static_cast<float>(sum)) << "block " << b;
         }
       }
     }

@@ -32,6 +32,14 @@ namespace afm::formats {
 namespace HWY_NAMESPACE {
 #include "formats/matvec_stripes-inl.h"
 
+// The activation layout above: int16 q[cols] on each block's grid, then f32 d[cols / 32].
+void PrepareActQ8(const float* x, size_t cols, void* act) {
+  auto* q = static_cast<int16_t*>(act);
+  auto* d = reinterpret_cast<float*>(q + cols);
+  for (size_t b = 0; b < cols / q8::kBlock; ++b)
+    d[b] = QuantizeActBlock(x + b * q8::kBlock, q8::kBlock, q + b * q8::kBlock, nullptr) / 127.0f;
+}
+
 void MatvecQ8(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
               size_t r1) {
 #if HWY_TARGET == HWY_SCALAR
@@ -107,6 +115,7 @@ HWY_AFTER_NAMESPACE();
 namespace afm::formats {
 namespace {
 
+HWY_EXPORT(PrepareActQ8);
 HWY_EXPORT(MatvecQ8);
 
 // Scale and rounding as GGML's reference quantizer: d = max|x| / 127, q = round(x / d).
@@ -143,17 +152,7 @@ size_t act_bytes(size_t cols) {
 }
 
 void prepare_act(const float* x, size_t cols, void* act) {
-  auto* q = static_cast<int16_t*>(act);
-  auto* d = reinterpret_cast<float*>(q + cols);
-  for (size_t b = 0; b < cols / q8::kBlock; ++b) {
-    const float* xb = x + b * q8::kBlock;
-    float amax = 0.0f;
-    for (size_t i = 0; i < q8::kBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    d[b] = amax / 127.0f;
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    for (size_t i = 0; i < q8::kBlock; ++i)
-      q[b * q8::kBlock + i] = static_cast<int16_t>(std::lrintf(xb[i] * id));
-  }
+  HWY_DYNAMIC_DISPATCH(PrepareActQ8)(x, cols, act);
 }
 
 void matvec(const void* w, size_t row_bytes, size_t cols, const void* act, float* y, size_t r0,
