@@ -1,8 +1,8 @@
 // Kernel benchmarks. Matvec runs on up to three sizes per format: 64 rows that fit in L2 (compute
 // plus the per-product overhead: activation preparation and the thread pool), 8 MiB past L2
-// (compute: the kernel's own ceiling on a last-level-cache host), and 1 GiB of weights (memory
-// bound), so the ceilings can be told apart. Bytes/s are
-// weight bytes read. The read-bandwidth and FMA-peak probes are the ceilings afm bench uses.
+// (compute: the kernel's own ceiling where the last-level cache holds it), and 1 GiB of weights
+// (memory bound), so the ceilings can be told apart. Bytes/s are weight bytes read. The
+// read-bandwidth and FMA-peak probes are the ceilings afm bench uses.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
