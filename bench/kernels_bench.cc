@@ -96,47 +96,36 @@ void BM_FmaPeak(benchmark::State& state) {
   state.counters["GFLOP/s"] = f / 1e9;
 }
 
+// Streams and 8 MiB products on one thread and on two, timed by the wall clock.
+void one_and_two_threads(benchmark::internal::Benchmark* b) {
+  b->Arg(1)->Arg(2)->UseRealTime();
+}
+
 BENCHMARK_CAPTURE(BM_Matvec, f32_l2, dtype::f32, matrix_size::l2)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, bf16_l2, dtype::bf16, matrix_size::l2)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, f16_l2, dtype::f16, matrix_size::l2)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, q8_l2, dtype::q8_0, matrix_size::l2)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, f32_stream, dtype::f32, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dtype::bf16, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q8_stream, dtype::q8_0, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q4_l2, dtype::afm_q4, matrix_size::l2)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, q2_l2, dtype::afm_q2, matrix_size::l2)->Arg(1);
-BENCHMARK_CAPTURE(BM_Matvec, q8_l3, dtype::q8_0, matrix_size::l3)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, q4_l3, dtype::afm_q4, matrix_size::l3)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matvec, q2_l3, dtype::afm_q2, matrix_size::l3)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, q8_l3, dtype::q8_0, matrix_size::l3)->Apply(one_and_two_threads);
+BENCHMARK_CAPTURE(BM_Matvec, q4_l3, dtype::afm_q4, matrix_size::l3)->Apply(one_and_two_threads);
+BENCHMARK_CAPTURE(BM_Matvec, q2_l3, dtype::afm_q2, matrix_size::l3)->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q4_stream, dtype::afm_q4, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q2_stream, dtype::afm_q2, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, astc_stream, dtype::afm_astc, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, pal4_stream, dtype::afm_pal4, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, pal2_stream, dtype::afm_pal2, matrix_size::stream)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime();
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Gemm, f32, dtype::f32)
     ->Args({64, 1})
     ->Args({256, 1})
