@@ -1,5 +1,5 @@
-// Per-target fused matvec of the balanced formats q2 and q4 (formats/balanced_bits.h) and the
-// preparation of its activations, included inside HWY_NAMESPACE after matvec_stripes-inl.h.
+// Per-target decoder, activation preparation and fused matvec of the balanced formats q2 and q4
+// (formats/balanced_bits.h), included inside HWY_NAMESPACE after matvec_stripes-inl.h.
 //
 // Per block, the dot product is s * d * (sum_i q_i x_i - c * sum_i x_i) with x quantized to int8
 // (scale d) and the second term precomputed per block in the activation. A vector of code bytes
