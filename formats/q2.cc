@@ -45,11 +45,11 @@ namespace {
 
 HWY_EXPORT(DecodeQ2);
 HWY_EXPORT(PrepareActQ2);
+HWY_EXPORT(MatvecQ2);
 
 void decode(const void* src, size_t n, float* dst) {
   HWY_DYNAMIC_DISPATCH(DecodeQ2)(src, n, dst);
 }
-HWY_EXPORT(MatvecQ2);
 
 void prepare_act(const float* x, size_t cols, void* act) {
   HWY_DYNAMIC_DISPATCH(PrepareActQ2)(x, cols, act);

@@ -46,11 +46,11 @@ namespace {
 
 HWY_EXPORT(DecodeQ4);
 HWY_EXPORT(PrepareActQ4);
+HWY_EXPORT(MatvecQ4);
 
 void decode(const void* src, size_t n, float* dst) {
   HWY_DYNAMIC_DISPATCH(DecodeQ4)(src, n, dst);
 }
-HWY_EXPORT(MatvecQ4);
 
 void prepare_act(const float* x, size_t cols, void* act) {
   HWY_DYNAMIC_DISPATCH(PrepareActQ4)(x, cols, act);
