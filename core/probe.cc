@@ -92,16 +92,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-double read_bandwidth(thread_pool& pool, size_t bytes, int reps) {
-  const size_t n = bytes / sizeof(float);
-  auto* buf = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-  if (!buf) return 0.0;
-  const size_t T = static_cast<size_t>(pool.size());
-  // Each thread writes its own slice first so its pages are local and resident.
+read_buffer::read_buffer(thread_pool& pool, size_t bytes)
+    : data(static_cast<float*>(std::aligned_alloc(64, bytes / 64 * 64)), &std::free),
+      floats(data ? bytes / 64 * 64 / sizeof(float) : 0) {
+  const size_t n = floats, T = static_cast<size_t>(pool.size());
+  float* p = data.get();
   pool.run([&](int t) {
     const size_t b = n * static_cast<size_t>(t) / T, e = n * (static_cast<size_t>(t) + 1) / T;
-    for (size_t i = b; i < e; ++i) buf[i] = 1.0f;
+    for (size_t i = b; i < e; ++i) p[i] = 1.0f;
   });
+}
+
+double read_bandwidth(thread_pool& pool, const read_buffer& buf, int reps) {
+  const size_t n = buf.floats, T = static_cast<size_t>(pool.size());
+  if (n == 0) return 0.0;
+  const float* p = buf.data.get();
   double best = 0.0;
   volatile float sink = 0.0f;
   for (int r = 0; r < reps; ++r) {
@@ -109,12 +114,15 @@ double read_bandwidth(thread_pool& pool, size_t bytes, int reps) {
     pool.run([&](int t) {
       const size_t b = n * static_cast<size_t>(t) / T / 64 * 64;
       const size_t e = n * (static_cast<size_t>(t) + 1) / T / 64 * 64;
-      sink = sink + HWY_DYNAMIC_DISPATCH(ReadSum)(buf + b, e - b);
+      sink = sink + HWY_DYNAMIC_DISPATCH(ReadSum)(p + b, e - b);
     });
     best = std::max(best, static_cast<double>(n * sizeof(float)) / seconds_since(t0));
   }
-  std::free(buf);
   return best;
+}
+
+double read_bandwidth(thread_pool& pool, size_t bytes, int reps) {
+  return read_bandwidth(pool, read_buffer(pool, bytes), reps);
 }
 
 double fma_peak(thread_pool& pool) {

@@ -24,6 +24,30 @@ out=$("$afm" generate -m "$dir/m.gguf" -p "abc" -n 5 --seed 1 -q) && [ -n "$out"
   && ok "logits JSON" || bad "logits JSON"
 "$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --no-probe --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["decode_tok_s"] > 0' \
   && ok "bench JSON" || bad "bench JSON"
+# Decode split into rounds, each paired with the read ceiling probed around it: the rounds cover
+# the decoded tokens in order, and the summary is the median and range of their fractions.
+"$afm" bench -m "$dir/m.gguf" -p 8 -n 10 --rounds 4 --threads 2 --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = d["paired_rounds"]
+assert [x["tokens"] for x in r] == [2, 3, 2, 3], r  # 10 * (k + 1) / 4 boundaries
+assert [x["first_position"] for x in r] == [8, 10, 13, 15], r
+assert all(x["ceiling_gb_s"] > 0 and x["decode_gb_s"] > 0 for x in r), r
+f = sorted(x["decode_gb_s"] / x["ceiling_gb_s"] for x in r)
+p = d["paired_decode_fraction"]
+assert abs(p["min"] - f[0]) < 1e-9 and abs(p["max"] - f[-1]) < 1e-9, (p, f)
+assert abs(p["median"] - (f[1] + f[2]) / 2) < 1e-9, (p, f)
+' && ok "bench paired rounds" || bad "bench paired rounds"
+"$afm" bench -m "$dir/m.gguf" -p 8 -n 3 --rounds 8 --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert [x["tokens"] for x in d["paired_rounds"]] == [1, 1, 1], d  # no more rounds than tokens
+' && ok "bench rounds capped" || bad "bench rounds capped"
+"$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --rounds 0 --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert "paired_rounds" not in d and d["read_bandwidth_gb_s"] > 0, d
+' && ok "bench without rounds" || bad "bench without rounds"
 
 # PT-MoE: the same round on the tiny server model, both ways of running it.
 pt_config=$(dirname "$config")/pt-moe-tiny.json

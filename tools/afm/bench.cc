@@ -1,6 +1,8 @@
 // afm bench: prefill and decode speed of one model, with the machine's read bandwidth and FMA
-// peak measured in the same run so the figures can be read as fractions of the ceilings. For a
-// model with parallel tracks (PT-MoE) it runs both ways of executing it, track-parallel and the
+// peak measured in the same run so the figures can be read as fractions of the ceilings. Decode
+// also runs in rounds with the read probe between them, each round against the ceiling around
+// it, because this class of machine changes its memory speed within a run. For a model with
+// parallel tracks (PT-MoE) it runs both ways of executing it, track-parallel and the
 // layer-parallel baseline, in the same run, with the synchronizations each needs per token and
 // the experts' loads.
 #include <algorithm>
@@ -24,17 +26,30 @@
 namespace afm::cli {
 namespace {
 
+// A stretch of decode and the read ceiling around it: the better of the probes taken just before
+// and just after it, so a drift in the machine's memory speed moves both sides of the ratio.
+struct decode_round {
+  size_t pos = 0, tokens = 0;  // position of the round's first token
+  double seconds = 0.0, ceiling = 0.0;
+};
+
 struct bench_run {
   double prefill_s = 1e30, decode_s = 1e30, prefill_flops = 0.0;
   double prefill_syncs = 0.0, decode_syncs = 0.0;  // per token
   size_t kv_bytes = 0, kv_bytes_per_token = 0;
   bool kv_8bit = false;
   std::vector<uint64_t> expert_load;
+  std::vector<decode_round> rounds;  // of the fastest decode; empty without probing
   int threads = 0;
 };
 
+// Passes of the read probe between decode rounds: 2 of 1 GiB, about 50 ms at 40 GB/s.
+constexpr int kRoundProbeReps = 2;
+
+// Decodes in `rounds` stretches with the read probe between them (0: no probe), so each stretch
+// has a ceiling measured around it; the probe's time is not decode time.
 bench_run measure(const model& m, engine_options eo, const std::vector<int32_t>& prompt, size_t N,
-                  int reps) {
+                  int reps, size_t rounds) {
   using clock = std::chrono::steady_clock;
   auto secs = [](clock::time_point a, clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
@@ -46,6 +61,10 @@ bench_run measure(const model& m, engine_options eo, const std::vector<int32_t>&
   r.kv_bytes_per_token = e.kv_bytes_per_token();
   r.kv_8bit = e.kv_8bit();
   e.decode(prompt[0]);  // pages the weights in
+  rounds = std::min(rounds, N);
+  std::optional<probe::read_buffer> probe_buf;
+  if (rounds) probe_buf.emplace(e.pool(), size_t{1} << 30);
+  auto ceiling = [&] { return probe::read_bandwidth(e.pool(), *probe_buf, kRoundProbeReps); };
   for (int rep = 0; rep < reps; ++rep) {
     e.reset();
     const double f0 = e.flops();
@@ -59,15 +78,32 @@ bench_run measure(const model& m, engine_options eo, const std::vector<int32_t>&
     r.prefill_s = std::min(r.prefill_s, secs(t0, t1));
     int32_t tok =
         static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    const uint64_t s1 = e.synchronizations();
-    const auto t2 = clock::now();
-    for (size_t i = 0; i < N; ++i) {
-      logits = e.decode(tok);
-      tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    std::vector<decode_round> rs(std::max<size_t>(rounds, 1));
+    double before = rounds ? ceiling() : 0.0, decode_s = 0.0;
+    uint64_t syncs = 0;  // of decode alone: the probe runs loops on the same pool
+    for (size_t k = 0, i = 0; k < rs.size(); ++k) {
+      decode_round& d = rs[k];
+      d.pos = prompt.size() + i;
+      const size_t end = N * (k + 1) / rs.size();
+      const uint64_t s1 = e.synchronizations();
+      const auto t2 = clock::now();
+      for (; i < end; ++i, ++d.tokens) {
+        logits = e.decode(tok);
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      d.seconds = secs(t2, clock::now());
+      decode_s += d.seconds;
+      syncs += e.synchronizations() - s1;
+      if (rounds) {
+        const double after = ceiling();
+        d.ceiling = std::max(before, after);
+        before = after;
+      }
     }
-    if (N) {
-      r.decode_s = std::min(r.decode_s, secs(t2, clock::now()));
-      r.decode_syncs = static_cast<double>(e.synchronizations() - s1) / static_cast<double>(N);
+    if (N && decode_s < r.decode_s) {
+      r.decode_s = decode_s;
+      r.decode_syncs = static_cast<double>(syncs) / static_cast<double>(N);
+      if (rounds) r.rounds = rs;
     }
   }
   r.expert_load.assign(e.expert_load().begin(), e.expert_load().end());
@@ -96,7 +132,7 @@ double worst_expert_imbalance(const model_config& c, const std::vector<uint64_t>
 void add_bench(CLI::App& app) {
   struct opts {
     std::string model;
-    int p = 512, n = 128, threads = 0, reps = 1;
+    int p = 512, n = 128, threads = 0, reps = 1, rounds = 8;
     bool json = false, no_probe = false;
     std::optional<execution> exec;
     kv_cache_type kv = kv_cache_type::model_default;
@@ -106,7 +142,8 @@ void add_bench(CLI::App& app) {
       "bench",
       "Measure prefill and decode: tokens/s, time to first token, KV-cache bytes, decode\n"
       "bandwidth (weight and KV bytes read per token / time) and prefill GFLOP/s, beside the\n"
-      "machine's read bandwidth and FMA peak measured in the same run. PT-MoE models run both\n"
+      "machine's read bandwidth and FMA peak measured in the same run; decode runs in rounds,\n"
+      "each against the read ceiling probed just before and after it. PT-MoE models run both\n"
       "ways (track-parallel and the layer-parallel baseline) unless --execution picks one, and\n"
       "report synchronizations per token and expert loads.");
   c->add_option("-m,--model", o->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
@@ -125,7 +162,13 @@ void add_bench(CLI::App& app) {
       "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)");
   add_kv_option(c, o->kv);
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
-  c->add_flag("--no-probe", o->no_probe, "Skip measuring the read bandwidth and FMA peak");
+  c->add_option("--rounds", o->rounds,
+                "Split decode into this many rounds, each read against the ceiling probed just "
+                "before and after it (0: none)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  c->add_flag("--no-probe", o->no_probe,
+              "Skip measuring the read bandwidth and FMA peak (and the rounds' probes)");
   c->callback([o] {
     auto m = load_model(o->model);
     const size_t P = static_cast<size_t>(o->p), N = static_cast<size_t>(o->n);
@@ -136,21 +179,37 @@ void add_bench(CLI::App& app) {
     const bool tracks = m->cfg.n_tracks > 1;
     const execution first = o->exec.value_or(execution::track_parallel);
     engine_options eo{.n_threads = o->threads, .n_ctx = P + N + 1, .exec = first, .kv_type = o->kv};
-    const bench_run r = measure(*m, eo, prompt, N, o->reps);
+    const size_t rounds = o->no_probe ? 0 : static_cast<size_t>(o->rounds);
+    const bench_run r = measure(*m, eo, prompt, N, o->reps, rounds);
     std::optional<bench_run> base;
     if (tracks && !o->exec) {
       eo.exec = execution::layer_parallel;
-      base = measure(*m, eo, prompt, N, o->reps);
+      base = measure(*m, eo, prompt, N, o->reps, 0);
     }
 
-    double kv_read = 0.0;
-    for (size_t i = 0; i < N; ++i) kv_read += m->arch->kv_read_bytes(m->cfg, P + i);
-    if (r.kv_8bit) {  // an int8 value per f32 one, plus an f32 scale per head vector
-      const double hd = static_cast<double>(m->cfg.head_dim);
-      kv_read *= (hd + 4.0) / (4.0 * hd);
-    }
-    const double bytes_per_token = static_cast<double>(m->decode_weight_bytes()) +
-                                   (N ? kv_read / static_cast<double>(N) : 0.0);
+    // Bytes the decode token at `pos` reads: every weight, and the KV cache up to it (8-bit: an
+    // int8 value per f32 one, plus an f32 scale per head vector).
+    const double hd = static_cast<double>(m->cfg.head_dim);
+    const double kv_scale = r.kv_8bit ? (hd + 4.0) / (4.0 * hd) : 1.0;
+    auto token_bytes = [&](size_t pos) {
+      return static_cast<double>(m->decode_weight_bytes()) +
+             m->arch->kv_read_bytes(m->cfg, pos) * kv_scale;
+    };
+    auto bytes_from = [&](size_t pos, size_t n) {
+      double b = 0.0;
+      for (size_t i = 0; i < n; ++i) b += token_bytes(pos + i);
+      return b;
+    };
+    const double bytes_per_token = N ? bytes_from(P, N) / static_cast<double>(N)
+                                     : static_cast<double>(m->decode_weight_bytes());
+    // Each round's decode bandwidth as a fraction of its own ceiling, sorted.
+    std::vector<double> paired;
+    for (const decode_round& d : r.rounds)
+      if (d.tokens && d.ceiling > 0.0)
+        paired.push_back(bytes_from(d.pos, d.tokens) / d.seconds / d.ceiling);
+    std::sort(paired.begin(), paired.end());
+    const double paired_median =
+        paired.empty() ? 0.0 : (paired[(paired.size() - 1) / 2] + paired[paired.size() / 2]) / 2.0;
     auto tok_s = [&](const bench_run& b) { return N ? static_cast<double>(N) / b.decode_s : 0.0; };
     const double dc_bw = bytes_per_token * tok_s(r);
     const double pf_gflops = r.prefill_flops / r.prefill_s / 1e9;
@@ -199,6 +258,17 @@ void add_bench(CLI::App& app) {
       j["fma_peak_gflop_s"] = peak / 1e9;
       j["prefill_peak_fraction"] = pf_gflops * 1e9 / peak;
     }
+    if (!paired.empty()) {
+      nlohmann::json rounds_j = nlohmann::json::array();
+      for (const decode_round& d : r.rounds)
+        rounds_j.push_back({{"first_position", d.pos},
+                            {"tokens", d.tokens},
+                            {"decode_gb_s", bytes_from(d.pos, d.tokens) / d.seconds / 1e9},
+                            {"ceiling_gb_s", d.ceiling / 1e9}});
+      j["paired_rounds"] = rounds_j;
+      j["paired_decode_fraction"] = {
+          {"median", paired_median}, {"min", paired.front()}, {"max", paired.back()}};
+    }
     if (o->json) {
       std::printf("%s\n", j.dump(2).c_str());
       return;
@@ -244,6 +314,11 @@ void add_bench(CLI::App& app) {
       std::printf("FMA peak         %.1f GFLOP/s -> prefill at %.1f%%\n", peak / 1e9,
                   100.0 * pf_gflops * 1e9 / peak);
     }
+    if (!paired.empty())
+      std::printf(
+          "paired rounds    %zu rounds, each against the ceiling read just before and after "
+          "it: decode at %.1f%% (median; %.1f-%.1f%%)\n",
+          paired.size(), 100.0 * paired_median, 100.0 * paired.front(), 100.0 * paired.back());
   });
 }
 
