@@ -191,22 +191,21 @@ void add_bench(CLI::App& app) {
     // int8 value per f32 one, plus an f32 scale per head vector).
     const double hd = static_cast<double>(m->cfg.head_dim);
     const double kv_scale = r.kv_8bit ? (hd + 4.0) / (4.0 * hd) : 1.0;
-    auto token_bytes = [&](size_t pos) {
-      return static_cast<double>(m->decode_weight_bytes()) +
-             m->arch->kv_read_bytes(m->cfg, pos) * kv_scale;
-    };
-    auto bytes_from = [&](size_t pos, size_t n) {
+    auto bytes_from = [&](size_t pos, size_t n) {  // of the n tokens from pos
       double b = 0.0;
-      for (size_t i = 0; i < n; ++i) b += token_bytes(pos + i);
+      for (size_t i = 0; i < n; ++i)
+        b += static_cast<double>(m->decode_weight_bytes()) +
+             m->arch->kv_read_bytes(m->cfg, pos + i) * kv_scale;
       return b;
     };
     const double bytes_per_token = N ? bytes_from(P, N) / static_cast<double>(N)
                                      : static_cast<double>(m->decode_weight_bytes());
-    // Each round's decode bandwidth as a fraction of its own ceiling, sorted.
-    std::vector<double> paired;
-    for (const decode_round& d : r.rounds)
-      if (d.tokens && d.ceiling > 0.0)
-        paired.push_back(bytes_from(d.pos, d.tokens) / d.seconds / d.ceiling);
+    // Each round's decode bandwidth, and as a fraction of its own ceiling (sorted).
+    std::vector<double> round_bw, paired;
+    for (const decode_round& d : r.rounds) {
+      round_bw.push_back(d.tokens ? bytes_from(d.pos, d.tokens) / d.seconds : 0.0);
+      if (d.tokens && d.ceiling > 0.0) paired.push_back(round_bw.back() / d.ceiling);
+    }
     std::sort(paired.begin(), paired.end());
     const double paired_median =
         paired.empty() ? 0.0 : (paired[(paired.size() - 1) / 2] + paired[paired.size() / 2]) / 2.0;
@@ -260,11 +259,11 @@ void add_bench(CLI::App& app) {
     }
     if (!paired.empty()) {
       nlohmann::json rounds_j = nlohmann::json::array();
-      for (const decode_round& d : r.rounds)
-        rounds_j.push_back({{"first_position", d.pos},
-                            {"tokens", d.tokens},
-                            {"decode_gb_s", bytes_from(d.pos, d.tokens) / d.seconds / 1e9},
-                            {"ceiling_gb_s", d.ceiling / 1e9}});
+      for (size_t k = 0; k < r.rounds.size(); ++k)
+        rounds_j.push_back({{"first_position", r.rounds[k].pos},
+                            {"tokens", r.rounds[k].tokens},
+                            {"decode_gb_s", round_bw[k] / 1e9},
+                            {"ceiling_gb_s", r.rounds[k].ceiling / 1e9}});
       j["paired_rounds"] = rounds_j;
       j["paired_decode_fraction"] = {
           {"median", paired_median}, {"min", paired.front()}, {"max", paired.back()}};
