@@ -5,10 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <limits>
+#include <string>
+#include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "afm/error.h"
 #include "afm/gguf.h"
@@ -155,6 +162,52 @@ struct unmapper {
   }
 };
 
+// The file's bytes in private anonymous memory, 2 MiB aligned and advised to use huge pages
+// (gguf_load::read).
+std::shared_ptr<void> read_into_huge_pages(int fd, size_t size, const std::string& path) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t reserved = (size + 2 * kHuge - 1) / kHuge * kHuge;  // room to align the start
+  void* r = mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (r == MAP_FAILED)
+    fail(path, ": cannot allocate ", size, " bytes to read the file into: ", std::strerror(errno));
+  // Trim to a 2 MiB-aligned start, so every full 2 MiB of the file can be one page.
+  const auto base = reinterpret_cast<uintptr_t>(r);
+  const uintptr_t start = (base + kHuge - 1) / kHuge * kHuge;
+  const size_t length = (size + kHuge - 1) / kHuge * kHuge;
+  if (start > base) munmap(r, start - base);
+  if (base + reserved > start + length)
+    munmap(reinterpret_cast<void*>(start + length), base + reserved - (start + length));
+  std::shared_ptr<void> mem(reinterpret_cast<void*>(start), unmapper{length});
+  madvise(mem.get(), length, MADV_HUGEPAGE);  // advice only: no huge pages is still correct
+  // Most of the time goes to the kernel zeroing each new page as it is first written, so one
+  // thread per hardware thread reads its share of whole 2 MiB pages.
+  auto* dst = static_cast<uint8_t*>(mem.get());
+  const size_t pages = length / kHuge;
+  const size_t n = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, pages);
+  std::vector<std::string> errors(n);
+  auto read_share = [&](size_t t) {
+    const size_t end = std::min(size, pages * (t + 1) / n * kHuge);
+    for (size_t done = pages * t / n * kHuge; done < end;) {
+      const ssize_t got = pread(fd, dst + done, std::min<size_t>(end - done, size_t{1} << 30),
+                                static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        errors[t] = got < 0 ? std::string("cannot read: ") + std::strerror(errno)
+                            : "file shrank while being read";
+        return;
+      }
+      done += static_cast<size_t>(got);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(read_share, t);
+  read_share(0);
+  for (std::thread& th : threads) th.join();
+  for (const std::string& e : errors)
+    if (!e.empty()) fail(path, ": ", e);
+  return mem;
+}
+
 }  // namespace
 
 const char* gguf_type_name(gguf_type t) {
@@ -164,7 +217,7 @@ const char* gguf_type_name(gguf_type t) {
   return i < sizeof(names) / sizeof(names[0]) ? names[i] : "unknown";
 }
 
-gguf_file gguf_file::open(const std::string& path) {
+gguf_file gguf_file::open(const std::string& path, gguf_load load) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, ": cannot open: ", std::strerror(errno));
   struct stat st {};
@@ -182,14 +235,45 @@ gguf_file gguf_file::open(const std::string& path) {
     ::close(fd);
     fail(path, ": file is empty (expected a GGUF model file)");
   }
-  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int e = errno;
-  ::close(fd);
-  if (p == MAP_FAILED) fail(path, ": cannot map: ", std::strerror(e));
-  std::shared_ptr<void> mapping(p, unmapper{size});
-  gguf_file f = parse(static_cast<const uint8_t*>(p), size, path);
+  std::shared_ptr<void> mapping;
+  if (load == gguf_load::map) {
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int e = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) fail(path, ": cannot map: ", std::strerror(e));
+    mapping.reset(p, unmapper{size});
+  } else {
+    try {
+      mapping = read_into_huge_pages(fd, size, path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+  }
+  gguf_file f = parse(static_cast<const uint8_t*>(mapping.get()), size, path);
   f.mapping_ = std::move(mapping);
+  f.load_ = load;
   return f;
+}
+
+size_t gguf_file::huge_page_bytes() const {
+  if (load_ != gguf_load::read || !mapping_) return 0;
+  // smaps lists each mapping as a "start-end perms ..." line followed by its fields.
+  std::ifstream smaps("/proc/self/smaps");
+  const auto start = reinterpret_cast<uintptr_t>(mapping_.get());
+  std::string line;
+  bool ours = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') != std::string::npos && line.find(':') > line.find(' ')) {
+      ours = std::strtoull(line.c_str(), nullptr, 16) == start;
+    } else if (ours && line.rfind("AnonHugePages:", 0) == 0) {
+      // The last page may run past the file's end.
+      return std::min<size_t>(size_, std::strtoull(line.c_str() + 14, nullptr, 10) * 1024);
+    }
+  }
+  return 0;
 }
 
 gguf_file gguf_file::parse(const uint8_t* data, size_t size, std::string name) {

@@ -114,6 +114,50 @@ TEST(Gguf, OpenMapsAFile) {
   EXPECT_THROW(gguf_file::open(tmp_path("empty")), error);
 }
 
+// gguf_load::read gives the same file as the mapping, in memory of its own: 2 MiB aligned, so
+// the tensors keep their alignment, and in huge pages wherever the kernel's transparent huge
+// pages are on.
+TEST(Gguf, ReadIntoHugePagesMatchesTheMapping) {
+  const std::string path = tmp_path("large");
+  gguf_writer w(64);
+  w.set("general.architecture", gguf_value::str("afm"));
+  const size_t n = size_t{3} << 20;  // 12 MiB of f32: at least 4 whole 2 MiB pages
+  w.add_tensor("small", dtype::f32, {3});
+  w.add_tensor("big", dtype::f32, {static_cast<int64_t>(n)});
+  w.write_header(path);
+  const float small[3] = {1, 2, 3};
+  std::vector<float> big(n);
+  for (size_t i = 0; i < n; ++i) big[i] = static_cast<float>(i % 1000) - 500.0f;
+  w.write_tensor(small, sizeof small);
+  w.write_tensor(big.data(), n * sizeof(float));
+  w.finish();
+
+  const gguf_file mapped = gguf_file::open(path, gguf_load::map);
+  const gguf_file read = gguf_file::open(path, gguf_load::read);
+  EXPECT_EQ(mapped.load(), gguf_load::map);
+  EXPECT_EQ(read.load(), gguf_load::read);
+  EXPECT_EQ(mapped.huge_page_bytes(), 0u);
+  EXPECT_LE(read.huge_page_bytes(), read.file_size());
+  ASSERT_EQ(read.file_size(), mapped.file_size());
+  ASSERT_EQ(read.tensors().size(), 2u);
+  const tensor a = read.get_tensor("big"), b = mapped.get_tensor("big");
+  EXPECT_NE(a.data, b.data);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a.data) % 64, 0u);
+  EXPECT_EQ(std::memcmp(a.data, big.data(), n * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(read.get_tensor("small").data, small, sizeof small), 0);
+
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode((std::istreambuf_iterator<char>(thp)), {});
+  if (mode.find("[always]") != std::string::npos || mode.find("[madvise]") != std::string::npos) {
+    EXPECT_GE(read.huge_page_bytes(), size_t{2} << 20) << "transparent huge pages: " << mode;
+  }
+
+  EXPECT_THROW(gguf_file::open(tmp_path("does-not-exist"), gguf_load::read), error);
+  { std::ofstream(tmp_path("empty")); }
+  EXPECT_THROW(gguf_file::open(tmp_path("empty"), gguf_load::read), error);
+  std::remove(path.c_str());
+}
+
 TEST(Gguf, EveryTruncationIsAnError) {
   const auto bytes = sample_file();
   for (size_t n = 0; n < bytes.size(); ++n) {

@@ -64,9 +64,9 @@ void bind_low_rank(model& m, const std::string& path, tensor& w) {
 
 }  // namespace
 
-std::unique_ptr<model> load_model(const std::string& path) {
+std::unique_ptr<model> load_model(const std::string& path, gguf_load load) {
   auto m = std::make_unique<model>();
-  m->file = gguf_file::open(path);
+  m->file = gguf_file::open(path, load);
   const gguf_file& f = m->file;
   const std::string arch = f.get_string("general.architecture");
   m->arch = find_architecture(arch);

@@ -121,7 +121,7 @@ quantize_report quantize_model(const std::string& in, const std::string& out,
   std::error_code ec;
   if (std::filesystem::equivalent(in, out, ec))
     fail("the output ", out, " is the input file; write to another path");
-  const std::unique_ptr<model> m = load_model(in);  // validates the input fully
+  const std::unique_ptr<model> m = load_model(in, gguf_load::map);  // validates the input fully
   // The compact weight formats keep a row-addressable 4-bit table for the embedding lookup.
   const bool compact = o.weights == dtype::afm_q2 || o.weights == dtype::afm_astc ||
                        o.weights == dtype::afm_pal2 || o.weights == dtype::afm_pal4;

@@ -24,6 +24,22 @@ out=$("$afm" generate -m "$dir/m.gguf" -p "abc" -n 5 --seed 1 -q) && [ -n "$out"
   && ok "logits JSON" || bad "logits JSON"
 "$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --no-probe --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["decode_tok_s"] > 0' \
   && ok "bench JSON" || bad "bench JSON"
+# The weights are read into memory by default (huge pages where the kernel gives them, never more
+# than the file) and mapped with --mmap; both decode the same tokens.
+"$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --no-probe --json | /usr/bin/python3 -c '
+import json, os, sys
+d = json.load(sys.stdin)
+assert d["weights_load"] == "read", d
+assert 0 <= d["weights_huge_page_bytes"] <= os.path.getsize(sys.argv[1]), d
+' "$dir/m.gguf" && ok "bench reads weights" || bad "bench reads weights"
+"$afm" bench -m "$dir/m.gguf" -p 8 -n 4 --no-probe --mmap --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["weights_load"] == "map" and d["weights_huge_page_bytes"] == 0, d
+' && ok "bench --mmap" || bad "bench --mmap"
+[ "$("$afm" generate -m "$dir/m.gguf" -p "abc" -n 8 --greedy -q --mmap)" = \
+  "$("$afm" generate -m "$dir/m.gguf" -p "abc" -n 8 --greedy -q)" ] \
+  && ok "generate --mmap same tokens" || bad "generate --mmap same tokens"
 # Decode split into rounds, each paired with the read ceiling probed around it: the rounds cover
 # the decoded tokens in order, and the summary is the median and range of their fractions.
 "$afm" bench -m "$dir/m.gguf" -p 8 -n 10 --rounds 4 --threads 2 --json | /usr/bin/python3 -c '

@@ -44,7 +44,7 @@ std::vector<torch::Tensor> torch_model::parameters() const {
 }
 
 torch_model import_model(const std::string& path, torch::Dtype type) {
-  std::unique_ptr<model> rt = load_model(path);
+  std::unique_ptr<model> rt = load_model(path, gguf_load::map);
   thread_pool pool(2);
   torch_model m;
   m.cfg = rt->cfg;

@@ -1,5 +1,6 @@
-// GGUF model files (version 2 and 3): a reader that maps the file and hands out tensor views
-// without copying, and a writer that streams tensors to disk one at a time.
+// GGUF model files (version 2 and 3): a reader that maps the file, or reads it into memory
+// backed by 2 MiB pages, and hands out tensor views without further copies, and a writer that
+// streams tensors to disk one at a time.
 //
 // The reader validates everything before use: every count, length, dimension and offset is
 // checked against the file's size, so a truncated or corrupt file is an afm::error naming the
@@ -65,10 +66,24 @@ struct gguf_tensor_info {
   size_t bytes = 0;
 };
 
+// How gguf_file::open brings a file into memory.
+enum class gguf_load {
+  // mmap the file: nothing is copied, the page cache is shared, and bytes are paged in as they
+  // are first read. Page-cache pages are 4 KiB, so a pass over the weights crosses a page
+  // boundary every 4 KiB: a TLB miss each time, and hardware prefetchers stop there. For files
+  // read once (quantize, tokenizers, training's import).
+  map,
+  // Read the whole file into anonymous memory that asks the kernel for 2 MiB pages
+  // (madvise MADV_HUGEPAGE; it gets them when transparent huge pages are "always" or
+  // "madvise"). Costs one copy at open and the file's size in private memory; decode, which
+  // streams every weight once a token, ran 1.5x faster on q2 (docs/performance.md, stop 22).
+  read,
+};
+
 class gguf_file {
  public:
-  // Maps and parses `path`; throws afm::error on any fault.
-  static gguf_file open(const std::string& path);
+  // Maps (or reads, see gguf_load) and parses `path`; throws afm::error on any fault.
+  static gguf_file open(const std::string& path, gguf_load load = gguf_load::map);
   // Parses an in-memory image (not copied; must outlive the result). `name` is used in errors.
   static gguf_file parse(const uint8_t* data, size_t size, std::string name);
 
@@ -76,6 +91,11 @@ class gguf_file {
   uint32_t version() const { return version_; }
   size_t alignment() const { return alignment_; }
   size_t file_size() const { return size_; }
+  gguf_load load() const { return load_; }
+  // Bytes of the file's image that the kernel backs with huge pages (AnonHugePages in
+  // /proc/self/smaps for a gguf_load::read image); 0 for a mapped or parsed file, or where
+  // /proc cannot tell.
+  size_t huge_page_bytes() const;
 
   const std::vector<std::pair<std::string, gguf_value>>& metadata() const { return kv_; }
   const gguf_value* find(const std::string& key) const;
@@ -98,7 +118,8 @@ class gguf_file {
 
  private:
   std::string path_;
-  std::shared_ptr<void> mapping_;  // keeps the mmap alive; views point into it
+  std::shared_ptr<void> mapping_;  // keeps the mapping alive; views point into it
+  gguf_load load_ = gguf_load::map;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
   uint32_t version_ = 0;

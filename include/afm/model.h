@@ -119,7 +119,9 @@ struct model {
 };
 
 // Opens a model file; throws afm::error naming the file, the tensor and what was expected.
-std::unique_ptr<model> load_model(const std::string& path);
+// `load` defaults to reading the file into huge pages, which decode's weight streams need
+// (gguf_load); tools that read the weights once pass gguf_load::map.
+std::unique_ptr<model> load_model(const std::string& path, gguf_load load = gguf_load::read);
 
 }  // namespace afm
 

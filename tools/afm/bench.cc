@@ -136,6 +136,7 @@ void add_bench(CLI::App& app) {
     bool json = false, no_probe = false;
     std::optional<execution> exec;
     kv_cache_type kv = kv_cache_type::model_default;
+    gguf_load load = gguf_load::read;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand(
@@ -161,6 +162,7 @@ void add_bench(CLI::App& app) {
       c, [o](execution v) { o->exec = v; },
       "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)");
   add_kv_option(c, o->kv);
+  add_mmap_option(c, o->load);
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
   c->add_option("--rounds", o->rounds,
                 "Split decode into this many rounds, each read against the ceiling probed just "
@@ -170,7 +172,7 @@ void add_bench(CLI::App& app) {
   c->add_flag("--no-probe", o->no_probe,
               "Skip measuring the read bandwidth and FMA peak (and the rounds' probes)");
   c->callback([o] {
-    auto m = load_model(o->model);
+    auto m = load_model(o->model, o->load);
     const size_t P = static_cast<size_t>(o->p), N = static_cast<size_t>(o->n);
     rng g(42);
     std::vector<int32_t> prompt(P);
@@ -226,6 +228,8 @@ void add_bench(CLI::App& app) {
                      {"arch", m->cfg.arch},
                      {"params", m->n_params()},
                      {"weight_bytes", m->weight_bytes()},
+                     {"weights_load", o->load == gguf_load::map ? "map" : "read"},
+                     {"weights_huge_page_bytes", m->file.huge_page_bytes()},
                      {"threads", r.threads},
                      {"simd", kernels::simd_target()},
                      {"execution", exec_name},
@@ -276,6 +280,12 @@ void add_bench(CLI::App& app) {
                 o->model.c_str(), m->cfg.arch.c_str(), static_cast<double>(m->n_params()) / 1e9,
                 static_cast<double>(m->weight_bytes()) / 1e6,
                 static_cast<size_t>(m->cfg.n_shared_layers()));
+    if (o->load == gguf_load::map)
+      std::printf("weights          mapped from the file (4 KiB pages)\n");
+    else
+      std::printf("weights          read into memory, %.1f of %.1f MB in 2 MiB pages\n",
+                  static_cast<double>(m->file.huge_page_bytes()) / 1e6,
+                  static_cast<double>(m->file.file_size()) / 1e6);
     std::printf("threads          %d (%s), %s\n", r.threads, kernels::simd_target(), exec_name);
     std::printf(
         "prefill          %zu tokens: %.2f tok/s, time to first token %.3f s, %.1f GFLOP/s\n", P,

@@ -39,6 +39,14 @@ inline void add_kv_option(CLI::App* c, kv_cache_type& t) {
       ->check(CLI::IsMember({"f32", "q8"}));
 }
 
+// --mmap: map the model file instead of reading it into huge pages (afm::gguf_load).
+inline void add_mmap_option(CLI::App* c, gguf_load& load) {
+  c->add_flag_function(
+      "--mmap", [&load](int64_t) { load = gguf_load::map; },
+      "Map the model file (4 KiB page-cache pages, nothing copied) instead of reading it into\n"
+      "memory backed by 2 MiB pages; decode streams the weights faster from the latter");
+}
+
 void add_create(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);

@@ -25,6 +25,7 @@ void add_generate(CLI::App& app) {
     bool greedy = false, quiet = false;
     execution exec = execution::track_parallel;
     kv_cache_type kv = kv_cache_type::model_default;
+    gguf_load load = gguf_load::read;
   };
   auto o = std::make_shared<opts>();
   CLI::App* c = app.add_subcommand("generate", "Generate text from a prompt, streamed to stdout.");
@@ -42,10 +43,11 @@ void add_generate(CLI::App& app) {
   c->add_flag("--greedy", o->greedy, "Always take the most likely token");
   add_execution_option(c, o->exec);
   add_kv_option(c, o->kv);
+  add_mmap_option(c, o->load);
   c->add_option("--threads", o->threads, "Threads (0 = all)");
   c->add_flag("-q,--quiet", o->quiet, "Do not print timings to stderr");
   c->callback([o] {
-    auto m = load_model(o->model);
+    auto m = load_model(o->model, o->load);
     // The model's own vocabulary when the file has one; otherwise bytes are tokens.
     std::optional<tokenizer> tok;
     if (m->file.has("tokenizer.ggml.model")) tok = tokenizer::from_gguf(m->file);
