@@ -35,6 +35,20 @@ HWY_INLINE hn::Vec<hn::Repartition<int16_t, DU8>> MulAddPairsU8I8(
 #endif
 }
 
+// Ends the compiler's view of v's value here. GCC reassociates a chain of integer vector adds
+// into a tree, computing all of a block's products before adding any; with four rows that is
+// more values than x86's 16 AVX2 registers hold, and the spills and reloads slowed q2 (the
+// kernel is compute-bound on hosts without VNNI). A register-only asm with v as input and
+// output keeps the adds in order.
+template <class V>
+HWY_INLINE void KeepInRegister(V& v) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && defined(__GNUC__)
+  asm("" : "+v"(v.raw));
+#else
+  (void)v;
+#endif
+}
+
 #if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL && defined(__GNUC__) && !defined(__clang__)
 // VNNI: vpdpbusd multiplies unsigned by signed bytes and adds each group of four products into
 // an int32 lane in one instruction (Highway 1.0.3 does not expose it either), so the int16
@@ -181,6 +195,10 @@ HWY_INLINE void MatvecBalanced(const void* w, size_t row_bytes, size_t cols, con
             a1 = hn::Add(a1, MulAddPairsU8I8(du8, field(v1, f), xv));
             a2 = hn::Add(a2, MulAddPairsU8I8(du8, field(v2, f), xv));
             a3 = hn::Add(a3, MulAddPairsU8I8(du8, field(v3, f), xv));
+            KeepInRegister(a0);
+            KeepInRegister(a1);
+            KeepInRegister(a2);
+            KeepInRegister(a3);
 #endif
           }
         }

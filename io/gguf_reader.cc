@@ -155,6 +155,11 @@ gguf_value read_value(cursor& c, gguf_type type, const std::string& key, const s
   return v;
 }
 
+struct fd_closer {
+  int fd;
+  ~fd_closer() { ::close(fd); }
+};
+
 struct unmapper {
   size_t size;
   void operator()(void* p) const {
@@ -220,36 +225,19 @@ const char* gguf_type_name(gguf_type t) {
 gguf_file gguf_file::open(const std::string& path, gguf_load load) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, ": cannot open: ", std::strerror(errno));
+  const fd_closer closer{fd};  // the mapping or the copy outlives the descriptor
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    fail(path, ": cannot stat: ", std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, ": not a regular file");
-  }
+  if (fstat(fd, &st) != 0) fail(path, ": cannot stat: ", std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, ": not a regular file");
   const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    fail(path, ": file is empty (expected a GGUF model file)");
-  }
+  if (size == 0) fail(path, ": file is empty (expected a GGUF model file)");
   std::shared_ptr<void> mapping;
   if (load == gguf_load::map) {
     void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int e = errno;
-    ::close(fd);
-    if (p == MAP_FAILED) fail(path, ": cannot map: ", std::strerror(e));
+    if (p == MAP_FAILED) fail(path, ": cannot map: ", std::strerror(errno));
     mapping.reset(p, unmapper{size});
   } else {
-    try {
-      mapping = read_into_huge_pages(fd, size, path);
-    } catch (...) {
-      ::close(fd);
-      throw;
-    }
-    ::close(fd);
+    mapping = read_into_huge_pages(fd, size, path);
   }
   gguf_file f = parse(static_cast<const uint8_t*>(mapping.get()), size, path);
   f.mapping_ = std::move(mapping);

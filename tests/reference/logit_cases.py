@@ -3,6 +3,10 @@
 position:
     error = max |afm - ref| / max |ref|   must be <= the case's tolerance.
 A case is (name, create flags, logits flags, prefill tolerance, decode tolerance[, tokens]).
+outliers=(n, tol) lets up to n positions exceed the case's tolerance as long as they stay within
+tol: for quantized values computed in f32 by afm and in f64 by the reference, where a value on a
+rounding boundary lands one step apart at a position or two, while a wrong scale or formula
+moves every position.
 """
 import json
 import os
@@ -18,7 +22,7 @@ def run(cmd):
     return r.stdout
 
 
-def run_cases(afm, config, cases, tokens, reference_class, work, transform=None):
+def run_cases(afm, config, cases, tokens, reference_class, work, transform=None, outliers=(0, 0.0)):
     """transform(path) -> path, if given, rewrites each created model (e.g. afm quantize)."""
     passed = failed = 0
     for case in cases:
@@ -37,6 +41,7 @@ def run_cases(afm, config, cases, tokens, reference_class, work, transform=None)
         steps = int(logit_flags[logit_flags.index("--steps") + 1]) if "--steps" in logit_flags else 0
         worst = 0.0
         ok = True
+        over = 0
         for pos, row in zip(out["positions"], out["logits"]):
             got = torch.tensor(row, dtype=torch.float64)
             want = ref[pos]
@@ -44,8 +49,11 @@ def run_cases(afm, config, cases, tokens, reference_class, work, transform=None)
             tol = tol_decode if pos >= len(toks_list) - steps else tol_prefill
             worst = max(worst, err)
             if not err <= tol:
-                ok = False
-                print(f"  position {pos}: relative error {err:.3g} > {tol:g}")
+                over += 1
+                allowed = over <= outliers[0] and err <= outliers[1]
+                ok = ok and allowed
+                note = f" (one of {outliers[0]} allowed up to {outliers[1]:g})" if allowed else ""
+                print(f"  position {pos}: relative error {err:.3g} > {tol:g}{note}")
         expected_rows = (len(toks_list) - steps if "--all" in logit_flags else 1) + steps
         if len(out["positions"]) != expected_rows:
             ok = False

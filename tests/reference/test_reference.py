@@ -70,16 +70,18 @@ def main():
                   ["--all", "--steps", "3"], 1e-4, 1e-4))
 
     failed = run_cases(args.afm, args.config, cases, tokens, Reference, work)
-    # The 8-bit KV cache against a reference that stores K and V the same way (afm computes K
+    # The 8-bit KV cache against a reference that stores K and V the same way. afm computes K
     # and V in f32, the reference in f64, so a value on a rounding boundary may land one step
-    # apart: hence 1e-3).
+    # apart: hence 1e-3, and up to 2 of the 40 positions may reach 1e-2 (one step flipped at one
+    # position measured 1.0e-3 with these tokens on an AVX2 host and 2.5e-3 with others, while
+    # an f32 cache against this reference is 0.18 off at every position).
     kv8_cases = [
         ("8-bit KV, shared KV, every position", ["--dtype", "f32"], ["--all", "--kv", "q8"], 1e-3, 1e-3),
         ("8-bit KV, prefill skip + 3 decode steps, batch 7", ["--dtype", "f32"],
          ["--steps", "3", "--batch", "7", "--kv", "q8"], 1e-3, 1e-3),
     ]
     failed |= run_cases(args.afm, args.config, kv8_cases, tokens,
-                        lambda path: Reference(path, kv8=True), work)
+                        lambda path: Reference(path, kv8=True), work, outliers=(2, 1e-2))
 
     # astc: the reference reads the weights as libastcenc decodes them with each block's floor
     # added back (`afm quantize --weights f32`, checked bit-exact against libastcenc by
