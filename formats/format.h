@@ -45,6 +45,10 @@ struct weight_format {
   uint32_t tile_rows = 1;
   void (*encode_matrix)(const float* src, size_t rows, size_t cols, void* dst) = nullptr;
   void (*decode_strip)(const void* strip, size_t cols, float* residual, float* offsets) = nullptr;
+  // Optional fused product of a tiled format: y[r] = dot(row r of the strip, x) for its tile_rows
+  // rows, offsets included, reading the blocks at `strip` covering cols columns (x holds cols
+  // floats) without writing decoded weights anywhere. Few-token products use it when present.
+  void (*matvec_strip)(const void* strip, size_t cols, const float* x, float* y) = nullptr;
 };
 
 // The format of a dtype, or nullptr if afm has none.

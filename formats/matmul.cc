@@ -25,17 +25,20 @@ constexpr size_t kMatvecRowGrain = 16;
 // offset * (sum of the token's inputs over the block's columns). A strip holds its blocks left
 // to right, block_bytes * tile_rows bytes each (formats/format.h), so a few tokens decode it a
 // chunk of blocks at a time into an L1-sized buffer; more tokens decode whole strips for gemm.
+// A format with a fused strip product (pal) runs that for few tokens instead.
 void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_t ldx, size_t n,
                   float* y, size_t ldy, thread_pool& pool) {
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
   const size_t tile = f.tile_rows, nbx = blocks_across(f, cols);
   const size_t strips = (rows + tile - 1) / tile, strip_bytes = w.row_bytes() * tile;
-  static thread_local std::vector<float> sums_buf;
-  sums_buf.assign(n * nbx, 0.0f);
-  float* sums = sums_buf.data();  // workers read this thread's buffer by pointer
-  for (size_t t = 0; t < n; ++t)
-    for (size_t c = 0; c < cols; ++c) sums[t * nbx + c / f.block_elems] += x[t * ldx + c];
   const bool few = n <= kMatvecMaxRows;
+  // A fused strip product reads the codes once per token and adds its own offsets.
+  const bool fused = few && f.matvec_strip != nullptr;
+  static thread_local std::vector<float> sums_buf;
+  sums_buf.assign(fused ? 0 : n * nbx, 0.0f);
+  float* sums = sums_buf.data();  // workers read this thread's buffer by pointer
+  for (size_t t = 0; t < (fused ? 0 : n); ++t)
+    for (size_t c = 0; c < cols; ++c) sums[t * nbx + c / f.block_elems] += x[t * ldx + c];
   static const weight_format& f32 = *find_format(dtype::f32);
   const size_t chunk_blocks =
       std::max<size_t>(1, kTiledChunkBytes / (tile * f.block_elems * sizeof(float)));
@@ -47,6 +50,14 @@ void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_
     part.resize(tile);
     for (size_t s = s0; s < s1; s += group) {
       const size_t g = std::min(group, s1 - s), r0 = s * tile, r1 = std::min(rows, (s + g) * tile);
+      if (fused) {
+        const uint8_t* strip = static_cast<const uint8_t*>(w.data) + s * strip_bytes;
+        for (size_t t = 0; t < n; ++t) {
+          f.matvec_strip(strip, cols, x + t * ldx, part.data());
+          for (size_t r = r0; r < r1; ++r) y[t * ldy + r] = part[r - r0];
+        }
+        continue;
+      }
       residual.resize(g * tile * chunk);
       offsets.resize(g * nbx);
       if (few) {

@@ -1,11 +1,13 @@
-// Per-target decode of the palettized formats pal2 and pal4 (formats/palette.h), included inside
-// HWY_NAMESPACE by palette.cc. The including file must include <hwy/highway.h> and
-// "formats/palette.h" at the top level first.
+// Per-target decode and fused strip product of the palettized formats pal2 and pal4
+// (formats/palette.h), included inside HWY_NAMESPACE by palette.cc. The including file must
+// include <hwy/highway.h> and "formats/palette.h" at the top level first.
 //
 // A row of a tile's codes unpacks 16 bytes at a time into one code byte per weight, in order:
 // the fields of each byte are masked out and interleaved back. Then each vector of codes widens
 // to int32 lanes and picks its f32 palette entries with a lane permute (vpermps), over as many
-// permutes as the palette needs vectors (one for pal4 with AVX-512, two with AVX2).
+// permutes as the palette needs vectors (one for pal4 with AVX-512, two with AVX2). The fused
+// product multiplies those entries with x in registers; for pal4 on x86 it looks up the f16
+// entries' bytes with pshufb instead (MatvecPal4TileByBytes).
 
 namespace hn = hwy::HWY_NAMESPACE;
 
@@ -42,52 +44,202 @@ HWY_INLINE void UnpackPaletteCodes(const uint8_t* packed, uint8_t* codes) {
 #endif
 }
 
-template <int B>
-void DecodePaletteStrip(const void* strip, size_t cols, float* residual, float* offsets) {
+// The palette entries of the codes in idx's int32 lanes. pal is the palette padded to whole
+// vectors; it takes `tables` vectors of N lanes.
+template <class DF, class VI>
+HWY_INLINE hn::Vec<DF> LookupPalette(DF df, const float* pal, VI idx, size_t tables) {
+  const hn::RebindToSigned<DF> di;
+  const size_t N = hn::Lanes(df);
+  // Codes within one vector of entries need no masking to be valid lane indices.
+  const auto lane = hn::IndicesFromVec(
+      df, tables == 1 ? idx : hn::And(idx, hn::Set(di, static_cast<int32_t>(N - 1))));
+  auto v = hn::TableLookupLanes(hn::Load(df, pal), lane);
+  for (size_t j = 1; j < tables; ++j) {  // entries j N .. j N + N - 1 replace lower ones
+    const auto part = hn::TableLookupLanes(hn::Load(df, pal + j * N), lane);
+    const auto in_part = hn::Gt(idx, hn::Set(di, static_cast<int32_t>(j * N - 1)));
+    v = hn::IfThenElse(hn::RebindMask(df, in_part), part, v);
+  }
+  return v;
+}
+
+// Walks the tiles of a strip covering cols columns: tile(t, pal, pal_f16, c0, width, unpack_row)
+// with the tile's palette as f32 (padded to whole vectors) and as its stored f16 values, and a
+// function that unpacks row r's codes.
+template <int B, class Tile>
+HWY_INLINE void ForEachPaletteTile(const void* strip, size_t cols, const Tile& tile) {
   constexpr size_t k = size_t{1} << B;
-  const hn::ScalableTag<float> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  const hn::Rebind<uint8_t, decltype(di)> d8;
-  const size_t N = hn::Lanes(df), tables = (k + N - 1) / N;
-  int log2n = 0;
-  while ((size_t{1} << log2n) < N) ++log2n;
-  // The palette, padded to whole vectors.
   HWY_ALIGN float pal[HWY_MAX_BYTES / sizeof(float) > k ? HWY_MAX_BYTES / sizeof(float) : k] = {};
-  HWY_ALIGN uint8_t codes[palette::kCols];
   const size_t tiles = (cols + palette::kCols - 1) / palette::kCols;
   const auto* in = static_cast<const uint8_t*>(strip);
   for (size_t t = 0; t < tiles; ++t, in += palette::tile_bytes(B)) {
-    offsets[t] = 0.0f;  // palettes hold the values themselves
     for (size_t i = 0; i < k; ++i) {
       uint16_t h;
       std::memcpy(&h, in + 2 * i, 2);
       pal[i] = f16_to_f32(h);
     }
     const size_t c0 = t * palette::kCols, width = std::min(cols - c0, palette::kCols);
-    for (size_t r = 0; r < palette::kRows; ++r) {
-      UnpackPaletteCodes<B>(in + palette::palette_bytes(B) + r * palette::kCols * B / 8, codes);
-      float* dst = residual + r * cols + c0;
-      size_t c = 0;
+    const uint8_t* rows = in + palette::palette_bytes(B);
+    tile(t, static_cast<const float*>(pal), in, c0, width, [rows](size_t r, uint8_t* codes) {
+      UnpackPaletteCodes<B>(rows + r * palette::kCols * B / 8, codes);
+    });
+  }
+}
+
+// The number of vectors the padded palette of 2^B entries takes.
+template <int B, class DF>
+HWY_INLINE size_t PaletteVectors(DF df) {
+  return ((size_t{1} << B) + hn::Lanes(df) - 1) / hn::Lanes(df);
+}
+
+template <int B>
+void DecodePaletteStrip(const void* strip, size_t cols, float* residual, float* offsets) {
+  // Unused by the scalar target, which looks codes up one at a time.
+  [[maybe_unused]] const hn::ScalableTag<float> df;
+  [[maybe_unused]] const hn::RebindToSigned<decltype(df)> di;
+  [[maybe_unused]] const hn::Rebind<uint8_t, decltype(di)> d8;
+  [[maybe_unused]] const size_t N = hn::Lanes(df);
+  [[maybe_unused]] const size_t tables = PaletteVectors<B>(df);
+  HWY_ALIGN uint8_t codes[palette::kCols];
+  ForEachPaletteTile<B>(
+      strip, cols,
+      [&](size_t t, const float* pal, const uint8_t*, size_t c0, size_t width,
+          const auto& unpack_row) {
+        offsets[t] = 0.0f;  // palettes hold the values themselves
+        for (size_t r = 0; r < palette::kRows; ++r) {
+          unpack_row(r, codes);
+          float* dst = residual + r * cols + c0;
+          size_t c = 0;
 #if HWY_TARGET != HWY_SCALAR
-      for (; c + N <= width; c += N) {
-        const auto idx = hn::PromoteTo(di, hn::LoadU(d8, codes + c));
-        const auto lane =
-            hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, static_cast<int32_t>(N - 1))));
-        auto v = hn::TableLookupLanes(hn::Load(df, pal), lane);
-        for (size_t j = 1; j < tables; ++j) {  // entries j N .. j N + N - 1
-          const auto part = hn::TableLookupLanes(hn::Load(df, pal + j * N), lane);
-          const auto in_part =
-              hn::Eq(hn::ShiftRightSame(idx, log2n), hn::Set(di, static_cast<int32_t>(j)));
-          v = hn::IfThenElse(hn::RebindMask(df, in_part), part, v);
-        }
-        hn::StoreU(v, df, dst + c);
-      }
+          for (; c + N <= width; c += N)
+            hn::StoreU(LookupPalette(df, pal, hn::PromoteTo(di, hn::LoadU(d8, codes + c)), tables),
+                       df, dst + c);
 #endif
-      for (; c < width; ++c) dst[c] = pal[codes[c]];
+          for (; c < width; ++c) dst[c] = pal[codes[c]];
+        }
+      });
+}
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET <= HWY_AVX3
+// pal4 on x86: the 16 f16 palette entries fit one byte-shuffle table per byte, so two pshufb
+// look up 16 weights' halves at once and vcvtph2ps widens 8 of them to f32: about half the
+// instructions of widening codes to int32 lanes and picking entries with two vpermps and a
+// blend (bench/kernels_bench.cc, pal4_stream). Weights are the same f32 values either way.
+#define AFM_PAL4_BYTE_LOOKUP 1
+// Adds one tile's products into row_sums (16 rows, `stride` floats apart; 8 lanes each) and
+// its columns past the last whole 16 into y.
+HWY_INLINE void MatvecPal4TileByBytes(const uint8_t* pal_f16, const uint8_t* tile_codes,
+                                      const float* xt, size_t width, float* row_sums, size_t stride,
+                                      float* y) {
+  const hn::Full128<uint8_t> d8;
+  const hn::Full128<hwy::float16_t> dh;
+  const hn::Full256<float> df8;
+  HWY_ALIGN uint8_t lo[16], hi[16];
+  for (size_t i = 0; i < 16; ++i) lo[i] = pal_f16[2 * i], hi[i] = pal_f16[2 * i + 1];
+  const auto table_lo = hn::Load(d8, lo), table_hi = hn::Load(d8, hi);
+  for (size_t r = 0; r < palette::kRows; ++r) {
+    const uint8_t* codes = tile_codes + r * palette::kCols;
+    auto a0 = hn::Zero(df8), a1 = hn::Zero(df8), a2 = hn::Zero(df8), a3 = hn::Zero(df8);
+    // Codes c .. c + 7 and c + 8 .. c + 15 as f16 weights.
+    auto halves = [&](size_t c, auto& first, auto& second) {
+      const auto idx = hn::LoadU(d8, codes + c);
+      const auto l = hn::TableLookupBytes(table_lo, idx), h = hn::TableLookupBytes(table_hi, idx);
+      first = hn::BitCast(dh, hn::InterleaveLower(d8, l, h));
+      second = hn::BitCast(dh, hn::InterleaveUpper(d8, l, h));
+    };
+    size_t c = 0;
+    for (; c + 32 <= width; c += 32) {
+      hn::Vec<decltype(dh)> w0, w1, w2, w3;
+      halves(c, w0, w1);
+      halves(c + 16, w2, w3);
+      a0 = hn::MulAdd(hn::PromoteTo(df8, w0), hn::LoadU(df8, xt + c), a0);
+      a1 = hn::MulAdd(hn::PromoteTo(df8, w1), hn::LoadU(df8, xt + c + 8), a1);
+      a2 = hn::MulAdd(hn::PromoteTo(df8, w2), hn::LoadU(df8, xt + c + 16), a2);
+      a3 = hn::MulAdd(hn::PromoteTo(df8, w3), hn::LoadU(df8, xt + c + 24), a3);
+    }
+    for (; c + 16 <= width; c += 16) {
+      hn::Vec<decltype(dh)> w0, w1;
+      halves(c, w0, w1);
+      a0 = hn::MulAdd(hn::PromoteTo(df8, w0), hn::LoadU(df8, xt + c), a0);
+      a1 = hn::MulAdd(hn::PromoteTo(df8, w1), hn::LoadU(df8, xt + c + 8), a1);
+    }
+    float* sums = row_sums + r * stride;
+    hn::Store(hn::Add(hn::Load(df8, sums), hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))), df8, sums);
+    for (; c < width; ++c) {
+      uint16_t hbits;
+      std::memcpy(&hbits, pal_f16 + 2 * codes[c], 2);
+      y[r] += f16_to_f32(hbits) * xt[c];
     }
   }
-  (void)di;
-  (void)d8;
-  (void)tables;
-  (void)log2n;
 }
+#else
+#define AFM_PAL4_BYTE_LOOKUP 0
+#endif
+
+// The fused product (format.h's matvec_strip): y[r] = dot(row r of the strip, x) for its 16
+// rows. Each vector of codes looks up its weights in the palette in registers and multiplies x
+// at once, so no decoded weights are written or read back; pal has no offsets to add.
+template <int B>
+void MatvecPaletteStrip(const void* strip, size_t cols, const float* x, float* y) {
+  // Unused by the scalar target, which looks codes up one at a time.
+  [[maybe_unused]] const hn::ScalableTag<float> df;
+  [[maybe_unused]] const hn::RebindToSigned<decltype(df)> di;
+  [[maybe_unused]] const hn::Rebind<uint8_t, decltype(di)> d8;
+  [[maybe_unused]] const size_t N = hn::Lanes(df);
+  [[maybe_unused]] const size_t tables = PaletteVectors<B>(df);
+  // The whole tile's codes unpack first (4 KiB, in L1): unpacked a row at a time, they stayed in
+  // registers and each vector of 8 codes took three more moves and shifts to widen.
+  HWY_ALIGN uint8_t tile_codes[palette::kRows * palette::kCols];
+  // Each row's sums stay vectors until the strip ends: summing a row's lanes once per tile took
+  // a quarter of the time.
+  [[maybe_unused]] HWY_ALIGN float row_sums[palette::kRows * HWY_MAX_BYTES / sizeof(float)] = {};
+  for (size_t r = 0; r < palette::kRows; ++r) y[r] = 0.0f;
+  ForEachPaletteTile<B>(
+      strip, cols,
+      [&](size_t, const float* pal, const uint8_t* pal_f16, size_t c0, size_t width,
+          const auto& unpack_row) {
+        const float* xt = x + c0;
+        for (size_t r = 0; r < palette::kRows; ++r) unpack_row(r, tile_codes + r * palette::kCols);
+#if AFM_PAL4_BYTE_LOOKUP
+        if constexpr (B == 4) {
+          return MatvecPal4TileByBytes(pal_f16, tile_codes, xt, width, row_sums, N, y);
+        }
+#endif
+        (void)pal_f16;
+        for (size_t r = 0; r < palette::kRows; ++r) {
+          const uint8_t* codes = tile_codes + r * palette::kCols;
+          size_t c = 0;
+#if HWY_TARGET != HWY_SCALAR
+          // Four chains, so the FMA latency overlaps.
+          auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+          auto weights = [&](size_t at) {
+            return LookupPalette(df, pal, hn::PromoteTo(di, hn::LoadU(d8, codes + at)), tables);
+          };
+          for (; c + 4 * N <= width; c += 4 * N) {
+            a0 = hn::MulAdd(weights(c), hn::LoadU(df, xt + c), a0);
+            a1 = hn::MulAdd(weights(c + N), hn::LoadU(df, xt + c + N), a1);
+            a2 = hn::MulAdd(weights(c + 2 * N), hn::LoadU(df, xt + c + 2 * N), a2);
+            a3 = hn::MulAdd(weights(c + 3 * N), hn::LoadU(df, xt + c + 3 * N), a3);
+          }
+          for (; c + N <= width; c += N) a0 = hn::MulAdd(weights(c), hn::LoadU(df, xt + c), a0);
+          float* sums = row_sums + r * N;
+          hn::Store(hn::Add(hn::Load(df, sums), hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))), df,
+                    sums);
+#endif
+          for (; c < width; ++c) y[r] += pal[codes[c]] * xt[c];
+        }
+      });
+#if AFM_PAL4_BYTE_LOOKUP
+  if constexpr (B == 4) {
+    const hn::Full256<float> df8;
+    for (size_t r = 0; r < palette::kRows; ++r)
+      y[r] += hn::GetLane(hn::SumOfLanes(df8, hn::Load(df8, row_sums + r * N)));
+    return;
+  }
+#endif
+#if HWY_TARGET != HWY_SCALAR
+  for (size_t r = 0; r < palette::kRows; ++r)
+    y[r] += hn::GetLane(hn::SumOfLanes(df, hn::Load(df, row_sums + r * N)));
+#endif
+}
+
+#undef AFM_PAL4_BYTE_LOOKUP

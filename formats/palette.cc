@@ -1,4 +1,5 @@
-// The per-target strip decoders of pal2 and pal4 (formats/palette-inl.h), dispatched at run time.
+// The per-target strip decoders and fused strip products of pal2 and pal4 (formats/palette-inl.h),
+// dispatched at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "formats/palette.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -18,6 +19,12 @@ void DecodePal2Strip(const void* strip, size_t cols, float* residual, float* off
 void DecodePal4Strip(const void* strip, size_t cols, float* residual, float* offsets) {
   DecodePaletteStrip<4>(strip, cols, residual, offsets);
 }
+void MatvecPal2Strip(const void* strip, size_t cols, const float* x, float* y) {
+  MatvecPaletteStrip<2>(strip, cols, x, y);
+}
+void MatvecPal4Strip(const void* strip, size_t cols, const float* x, float* y) {
+  MatvecPaletteStrip<4>(strip, cols, x, y);
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace afm::formats
@@ -28,6 +35,8 @@ namespace afm::formats {
 
 HWY_EXPORT(DecodePal2Strip);
 HWY_EXPORT(DecodePal4Strip);
+HWY_EXPORT(MatvecPal2Strip);
+HWY_EXPORT(MatvecPal4Strip);
 
 namespace palette {
 
@@ -38,6 +47,14 @@ void decode_strip<2>(const void* strip, size_t cols, float* residual, float* off
 template <>
 void decode_strip<4>(const void* strip, size_t cols, float* residual, float* offsets) {
   HWY_DYNAMIC_DISPATCH(DecodePal4Strip)(strip, cols, residual, offsets);
+}
+template <>
+void matvec_strip<2>(const void* strip, size_t cols, const float* x, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatvecPal2Strip)(strip, cols, x, y);
+}
+template <>
+void matvec_strip<4>(const void* strip, size_t cols, const float* x, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatvecPal4Strip)(strip, cols, x, y);
 }
 
 }  // namespace palette

@@ -117,6 +117,14 @@ void decode_strip<2>(const void* strip, size_t cols, float* residual, float* off
 template <>
 void decode_strip<4>(const void* strip, size_t cols, float* residual, float* offsets);
 
+// The fused product of a strip's 16 rows with x (formats/format.h's matvec_strip), likewise.
+template <int B>
+void matvec_strip(const void* strip, size_t cols, const float* x, float* y);
+template <>
+void matvec_strip<2>(const void* strip, size_t cols, const float* x, float* y);
+template <>
+void matvec_strip<4>(const void* strip, size_t cols, const float* x, float* y);
+
 template <int B>
 constexpr weight_format make_format(dtype type, const char* name) {
   return {type,
@@ -132,7 +140,8 @@ constexpr weight_format make_format(dtype type, const char* name) {
           [](const float* src, size_t rows, size_t cols, void* dst) {
             encode_matrix(src, rows, cols, dst, B);
           },
-          decode_strip<B>};
+          decode_strip<B>,
+          matvec_strip<B>};
 }
 
 }  // namespace afm::formats::palette
