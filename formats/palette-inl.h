@@ -119,6 +119,19 @@ void DecodePaletteStrip(const void* strip, size_t cols, float* residual, float* 
       });
 }
 
+// The fused product keeps each row's sums as one vector until the strip ends: these add a
+// tile's four partial sums to a row's vector, and the rows' lanes to y at the end.
+template <class D>
+HWY_INLINE void AddToRowSums(D d, float* sums, hn::Vec<D> a0, hn::Vec<D> a1, hn::Vec<D> a2,
+                             hn::Vec<D> a3) {
+  hn::Store(hn::Add(hn::Load(d, sums), hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))), d, sums);
+}
+template <class D>
+HWY_INLINE void AddRowSumsToY(D d, const float* row_sums, size_t stride, float* y) {
+  for (size_t r = 0; r < palette::kRows; ++r)
+    y[r] += hn::GetLane(hn::SumOfLanes(d, hn::Load(d, row_sums + r * stride)));
+}
+
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET <= HWY_AVX3
 // pal4 on x86: the 16 f16 palette entries fit one byte-shuffle table per byte, so two pshufb
 // look up 16 weights' halves at once and vcvtph2ps widens 8 of them to f32: 9 instructions per
@@ -127,10 +140,10 @@ void DecodePaletteStrip(const void* strip, size_t cols, float* residual, float* 
 // pal4_stream). Weights are the same f32 values either way.
 #define AFM_PAL4_BYTE_LOOKUP 1
 // Adds one tile's products into row_sums (16 rows, `stride` floats apart; 8 lanes each) and
-// its columns past the last whole 16 into y.
-HWY_INLINE void MatvecPal4TileByBytes(const uint8_t* pal_f16, const uint8_t* tile_codes,
-                                      const float* xt, size_t width, float* row_sums, size_t stride,
-                                      float* y) {
+// its columns past the last whole 16 into y, which look up the f32 palette pal.
+HWY_INLINE void MatvecPal4TileByBytes(const float* pal, const uint8_t* pal_f16,
+                                      const uint8_t* tile_codes, const float* xt, size_t width,
+                                      float* row_sums, size_t stride, float* y) {
   const hn::Full128<uint8_t> d8;
   const hn::Full128<hwy::float16_t> dh;
   const hn::Full256<float> df8;
@@ -163,13 +176,8 @@ HWY_INLINE void MatvecPal4TileByBytes(const uint8_t* pal_f16, const uint8_t* til
       a0 = hn::MulAdd(hn::PromoteTo(df8, w0), hn::LoadU(df8, xt + c), a0);
       a1 = hn::MulAdd(hn::PromoteTo(df8, w1), hn::LoadU(df8, xt + c + 8), a1);
     }
-    float* sums = row_sums + r * stride;
-    hn::Store(hn::Add(hn::Load(df8, sums), hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))), df8, sums);
-    for (; c < width; ++c) {
-      uint16_t hbits;
-      std::memcpy(&hbits, pal_f16 + 2 * codes[c], 2);
-      y[r] += f16_to_f32(hbits) * xt[c];
-    }
+    AddToRowSums(df8, row_sums + r * stride, a0, a1, a2, a3);
+    for (; c < width; ++c) y[r] += pal[codes[c]] * xt[c];
   }
 }
 #else
@@ -202,7 +210,7 @@ void MatvecPaletteStrip(const void* strip, size_t cols, const float* x, float* y
         for (size_t r = 0; r < palette::kRows; ++r) unpack_row(r, tile_codes + r * palette::kCols);
 #if AFM_PAL4_BYTE_LOOKUP
         if constexpr (B == 4) {
-          return MatvecPal4TileByBytes(pal_f16, tile_codes, xt, width, row_sums, N, y);
+          return MatvecPal4TileByBytes(pal, pal_f16, tile_codes, xt, width, row_sums, N, y);
         }
 #endif
         (void)pal_f16;
@@ -222,24 +230,16 @@ void MatvecPaletteStrip(const void* strip, size_t cols, const float* x, float* y
             a3 = hn::MulAdd(weights(c + 3 * N), hn::LoadU(df, xt + c + 3 * N), a3);
           }
           for (; c + N <= width; c += N) a0 = hn::MulAdd(weights(c), hn::LoadU(df, xt + c), a0);
-          float* sums = row_sums + r * N;
-          hn::Store(hn::Add(hn::Load(df, sums), hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))), df,
-                    sums);
+          AddToRowSums(df, row_sums + r * N, a0, a1, a2, a3);
 #endif
           for (; c < width; ++c) y[r] += pal[codes[c]] * xt[c];
         }
       });
 #if AFM_PAL4_BYTE_LOOKUP
-  if constexpr (B == 4) {
-    const hn::Full256<float> df8;
-    for (size_t r = 0; r < palette::kRows; ++r)
-      y[r] += hn::GetLane(hn::SumOfLanes(df8, hn::Load(df8, row_sums + r * N)));
-    return;
-  }
+  if constexpr (B == 4) return AddRowSumsToY(hn::Full256<float>(), row_sums, N, y);
 #endif
 #if HWY_TARGET != HWY_SCALAR
-  for (size_t r = 0; r < palette::kRows; ++r)
-    y[r] += hn::GetLane(hn::SumOfLanes(df, hn::Load(df, row_sums + r * N)));
+  AddRowSumsToY(df, row_sums, N, y);
 #endif
 }
 
