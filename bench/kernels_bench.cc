@@ -3,6 +3,7 @@
 // (compute: the kernel's own ceiling where the last-level cache holds it), and 1 GiB of weights
 // (memory bound), so the ceilings can be told apart. Bytes/s are weight bytes read. The
 // read-bandwidth and FMA-peak probes are the ceilings afm bench uses.
+#include <astcenc.h>
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include "afm/thread_pool.h"
 #include "core/kernels.h"
 #include "core/probe.h"
+#include "formats/astc.h"
+#include "formats/astc_block.h"
 #include "formats/format.h"
 #include "formats/matmul.h"
 
@@ -82,6 +85,54 @@ void BM_Gemm(benchmark::State& state, dtype type) {
       benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+// astc block decoding alone, one thread, on the blocks of 288 x 2048 Gaussian weights (16 K
+// blocks, in L2/L3): the format's strip decoder (afm's own block decoder, libastcenc for the
+// blocks it does not take) against libastcenc's decompressor over the same blocks as one image.
+// Weights/s; the ratio of the two is the decoder's gain.
+void BM_AstcDecode(benchmark::State& state, bool own) {
+  namespace astc = formats::astc;
+  const size_t rows = 288, cols = 2048, nbx = (cols + 5) / 6, strips = rows / 6;
+  auto w = make_weights(dtype::afm_astc, rows, cols);
+  const formats::weight_format& f = *formats::find_format(dtype::afm_astc);
+  std::vector<float> residual(6 * cols), offsets(nbx);
+  std::vector<uint8_t> blocks(strips * nbx * astc::kAstcBytes);
+  for (size_t i = 0; i < strips * nbx; ++i)
+    std::memcpy(blocks.data() + i * astc::kAstcBytes, w->bytes.data() + i * astc::kBlockBytes,
+                astc::kAstcBytes);
+  astcenc_config cfg;
+  astcenc_config_init(ASTCENC_PRF_HDR, 6, 6, 1, ASTCENC_PRE_FASTEST, ASTCENC_FLG_DECOMPRESS_ONLY,
+                      &cfg);
+  astcenc_context* ctx = nullptr;
+  astcenc_context_alloc(&cfg, 1, &ctx);
+  std::vector<float> rgba(6 * nbx * 6 * 4);
+  void* slice = rgba.data();
+  astcenc_image img{static_cast<unsigned>(nbx * 6), 6, 1, ASTCENC_TYPE_F32, &slice};
+  const astcenc_swizzle swz{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
+  size_t own_blocks = 0;
+  float texels[36];
+  for (size_t i = 0; i < strips * nbx; ++i)
+    own_blocks += astc::decode_luminance_block(blocks.data() + i * astc::kAstcBytes, texels, 6);
+  for (auto _ : state) {
+    for (size_t s = 0; s < strips; ++s) {
+      if (own) {
+        f.decode_strip(w->bytes.data() + s * nbx * astc::kBlockBytes, cols, residual.data(),
+                       offsets.data());
+        benchmark::DoNotOptimize(residual.data());
+      } else {
+        astcenc_decompress_image(ctx, blocks.data() + s * nbx * astc::kAstcBytes,
+                                 nbx * astc::kAstcBytes, &img, &swz, 0);
+        astcenc_decompress_reset(ctx);
+        benchmark::DoNotOptimize(rgba.data());
+      }
+    }
+  }
+  astcenc_context_free(ctx);
+  state.counters["weights/s"] =
+      benchmark::Counter(static_cast<double>(rows * cols) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+  state.counters["own_share"] = static_cast<double>(own_blocks) / static_cast<double>(strips * nbx);
+}
+
 void BM_ReadBandwidth(benchmark::State& state) {
   thread_pool pool(static_cast<int>(state.range(0)));
   double bw = 0;
@@ -126,6 +177,8 @@ BENCHMARK_CAPTURE(BM_Matvec, pal4_stream, dtype::afm_pal4, matrix_size::stream)
     ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, pal2_stream, dtype::afm_pal2, matrix_size::stream)
     ->Apply(one_and_two_threads);
+BENCHMARK_CAPTURE(BM_AstcDecode, own, true);
+BENCHMARK_CAPTURE(BM_AstcDecode, libastcenc, false);
 BENCHMARK_CAPTURE(BM_Gemm, f32, dtype::f32)
     ->Args({64, 1})
     ->Args({256, 1})

@@ -12,6 +12,7 @@
 #include "afm/rng.h"
 #include "core/simd_targets_test_util.h"
 #include "formats/astc.h"
+#include "formats/astc_block.h"
 #include "formats/format.h"
 #include "formats/matmul.h"
 
@@ -304,6 +305,39 @@ TEST(Formats, SharedInputProductsMatchSeparateOnes) {
   });
 }
 
+// libastcenc's decompressor over an image of nbx x nby 6x6 blocks (row-major): the first
+// channel of its texels, nbx * 6 to a row.
+std::vector<float> libastcenc_image(const uint8_t* blocks, size_t nbx, size_t nby) {
+  astcenc_config cfg;
+  EXPECT_EQ(astcenc_config_init(ASTCENC_PRF_HDR, 6, 6, 1, ASTCENC_PRE_FASTEST,
+                                ASTCENC_FLG_DECOMPRESS_ONLY, &cfg),
+            ASTCENC_SUCCESS);
+  astcenc_context* ctx = nullptr;
+  EXPECT_EQ(astcenc_context_alloc(&cfg, 1, &ctx), ASTCENC_SUCCESS);
+  std::vector<float> rgba(nbx * 6 * nby * 6 * 4);
+  void* slice = rgba.data();
+  astcenc_image img{static_cast<unsigned>(nbx * 6), static_cast<unsigned>(nby * 6), 1,
+                    ASTCENC_TYPE_F32, &slice};
+  const astcenc_swizzle swz{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
+  EXPECT_EQ(astcenc_decompress_image(ctx, blocks, nbx * nby * astc::kAstcBytes, &img, &swz, 0),
+            ASTCENC_SUCCESS);
+  astcenc_context_free(ctx);
+  std::vector<float> r(rgba.size() / 4);
+  for (size_t i = 0; i < r.size(); ++i) r[i] = rgba[4 * i];
+  return r;
+}
+
+// libastcenc's texels of a row of blocks, block after block (36 each, row-major).
+std::vector<float> libastcenc_texels(const std::vector<uint8_t>& blocks) {
+  const size_t n = blocks.size() / astc::kAstcBytes;
+  const auto image = libastcenc_image(blocks.data(), n, 1);
+  std::vector<float> out(n * 36);
+  for (size_t b = 0; b < n; ++b)
+    for (size_t y = 0; y < 6; ++y)
+      for (size_t x = 0; x < 6; ++x) out[b * 36 + y * 6 + x] = image[y * n * 6 + b * 6 + x];
+  return out;
+}
+
 // The astc strips, decoded one at a time into the kernel's buffer, against libastcenc's own
 // decompressor run over the whole matrix as one image: bit-exact, at a shape that pads rows
 // and columns. The floors sit at or below their block's minimum, so every residual is >= 0.
@@ -320,20 +354,7 @@ TEST(Astc, StripDecodeIsBitExactWithLibastcenc) {
   for (size_t i = 0; i < nbx * nby; ++i)
     std::memcpy(image_blocks.data() + i * astc::kAstcBytes, bytes.data() + i * astc::kBlockBytes,
                 astc::kAstcBytes);
-  astcenc_config cfg;
-  ASSERT_EQ(astcenc_config_init(ASTCENC_PRF_HDR, 6, 6, 1, ASTCENC_PRE_FASTEST,
-                                ASTCENC_FLG_DECOMPRESS_ONLY, &cfg),
-            ASTCENC_SUCCESS);
-  astcenc_context* ctx = nullptr;
-  ASSERT_EQ(astcenc_context_alloc(&cfg, 1, &ctx), ASTCENC_SUCCESS);
-  std::vector<float> rgba(nbx * 6 * nby * 6 * 4);
-  void* slice = rgba.data();
-  astcenc_image img{static_cast<unsigned>(nbx * 6), static_cast<unsigned>(nby * 6), 1,
-                    ASTCENC_TYPE_F32, &slice};
-  const astcenc_swizzle swz{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
-  ASSERT_EQ(astcenc_decompress_image(ctx, image_blocks.data(), image_blocks.size(), &img, &swz, 0),
-            ASTCENC_SUCCESS);
-  astcenc_context_free(ctx);
+  const auto image = libastcenc_image(image_blocks.data(), nbx, nby);
 
   const weight_format& f = *find_format(dtype::afm_astc);
   std::vector<float> residual(6 * cols), offsets(nbx);
@@ -342,7 +363,7 @@ TEST(Astc, StripDecodeIsBitExactWithLibastcenc) {
                    offsets.data());
     for (size_t y = 0; y < 6 && s * 6 + y < rows; ++y)
       for (size_t x = 0; x < cols; ++x) {
-        const float want = rgba[((s * 6 + y) * nbx * 6 + x) * 4];
+        const float want = image[(s * 6 + y) * nbx * 6 + x];
         uint32_t a, b;
         std::memcpy(&a, &residual[y * cols + x], 4);
         std::memcpy(&b, &want, 4);
@@ -357,6 +378,144 @@ TEST(Astc, StripDecodeIsBitExactWithLibastcenc) {
       EXPECT_LE(offsets[b], lo);
       EXPECT_EQ(f16_to_f32(f32_to_f16(offsets[b])), offsets[b]);  // stored as f16
     }
+  }
+}
+
+// Runs the own block decoder over blocks and checks every block it takes bit by bit against
+// libastcenc; returns how many it took.
+size_t check_own_decoder(const std::vector<uint8_t>& blocks) {
+  const auto want = libastcenc_texels(blocks);
+  size_t taken = 0;
+  for (size_t b = 0; b < blocks.size() / astc::kAstcBytes; ++b) {
+    float got[36];
+    if (!astc::decode_luminance_block(blocks.data() + b * astc::kAstcBytes, got, 6)) continue;
+    ++taken;
+    for (size_t i = 0; i < 36; ++i) {
+      uint32_t a, e;
+      std::memcpy(&a, &got[i], 4);
+      std::memcpy(&e, &want[b * 36 + i], 4);
+      if (a != e) {
+        ADD_FAILURE() << "block " << b << " texel " << i << ": " << got[i] << " against "
+                      << want[b * 36 + i];
+        return taken;
+      }
+    }
+  }
+  return taken;
+}
+
+// Random blocks of a kind: one partition with an HDR luminance endpoint mode (2 or 3); two
+// sharing one; two with endpoint modes of class 0 and up, one per partition (random class
+// bits); or random bits throughout. The own decoder takes those of the first three whose random
+// block-mode bits are valid and whose modes are 2 or 3.
+enum class random_kind { one_partition, shared_mode, mode_per_partition, any };
+
+std::vector<uint8_t> random_astc_blocks(size_t n, uint64_t seed, random_kind kind) {
+  rng g(seed);
+  std::vector<uint8_t> blocks(n * astc::kAstcBytes);
+  for (size_t b = 0; b < n; ++b) {
+    uint64_t lo = g.next(), hi = g.next();
+    const uint64_t endpoint_mode = (b & 1) ? 3 : 2;
+    if (kind == random_kind::one_partition) {  // bits 11-12: partitions - 1; 13-16: mode
+      lo = (lo & ~uint64_t{0x1F800}) | endpoint_mode << 13;
+    } else if (kind != random_kind::any) {  // two partitions; bits 23-28: modes
+      lo = (lo & ~uint64_t{0x1800}) | uint64_t{1} << 11;
+      if (kind == random_kind::shared_mode)
+        lo = (lo & ~(uint64_t{0x3F} << 23)) | endpoint_mode << 25;
+      else
+        lo = (lo & ~(uint64_t{3} << 23)) | uint64_t{1} << 23;
+    }
+    std::memcpy(blocks.data() + b * astc::kAstcBytes, &lo, 8);
+    std::memcpy(blocks.data() + b * astc::kAstcBytes + 8, &hi, 8);
+  }
+  return blocks;
+}
+
+// The own decoder against libastcenc on every SIMD target, on blocks the encoder made of
+// weights with different spreads, and on random blocks whose random mode bits reach every
+// weight grid, weight range, endpoint range and partition pattern (and many modes it must
+// refuse). It must take nearly all encoded blocks: the others decode at libastcenc's rate.
+TEST(Astc, OwnBlockDecoderIsBitExactWithLibastcenc) {
+  const size_t rows = 36, cols = 216, nb = rows / 6 * (cols / 6);
+  std::vector<uint8_t> encoded;
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    auto w = randn(rows * cols, 40 + seed);
+    const float scale[] = {0.02f, 1.0f, 30.0f, 0.001f};
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] *= scale[seed];
+      if (seed == 2 && i % 97 == 0) w[i] *= 20.0f;  // outliers
+    }
+    std::vector<uint8_t> bytes(nb * astc::kBlockBytes);
+    astc::encode(w.data(), rows, cols, bytes.data(), astc::kFloorRanges);
+    for (size_t i = 0; i < nb; ++i)
+      encoded.insert(encoded.end(), bytes.begin() + static_cast<ptrdiff_t>(i * astc::kBlockBytes),
+                     bytes.begin() + static_cast<ptrdiff_t>(i * astc::kBlockBytes + 16));
+  }
+  const random_kind kinds[] = {random_kind::one_partition, random_kind::shared_mode,
+                               random_kind::mode_per_partition};
+  std::vector<std::vector<uint8_t>> random;
+  for (const random_kind k : kinds)
+    random.push_back(random_astc_blocks(32768, 7 + static_cast<uint64_t>(k), k));
+  for_each_simd_target([&] {
+    const size_t taken = check_own_decoder(encoded), total = encoded.size() / astc::kAstcBytes;
+    EXPECT_GE(taken, total * 99 / 100) << taken << " of " << total << " encoded blocks";
+    for (size_t k = 0; k < random.size(); ++k) {
+      const size_t random_taken = check_own_decoder(random[k]);
+      EXPECT_GE(random_taken, size_t{100}) << random_taken << " random blocks of kind " << k;
+    }
+  });
+}
+
+// Two partitions with a mode each, whose 2 mode bits below the weights straddle the block's two
+// 64-bit halves: block mode 323 (a 6x4 grid of 1-bit trits, 63 bits of weights) puts them at
+// bits 63 and 64; mode bits 23-28 = 110001 (class 0, modes 3 and the extra bits').
+TEST(Astc, OwnBlockDecoderReadsModeBitsAcrossHalves) {
+  rng g(13);
+  std::vector<uint8_t> blocks(100 * astc::kAstcBytes);
+  for (size_t b = 0; b < 100; ++b) {
+    uint64_t lo = g.next(), hi = g.next();
+    lo = (lo & ~uint64_t{0x1FFF}) | 323 | uint64_t{1} << 11;
+    lo = (lo & ~(uint64_t{0x3F} << 23)) | uint64_t{0x31} << 23;
+    lo &= ~(uint64_t{1} << 63);  // extra bits 0b10: mode 2 for the second partition
+    hi |= 1;
+    std::memcpy(blocks.data() + b * astc::kAstcBytes, &lo, 8);
+    std::memcpy(blocks.data() + b * astc::kAstcBytes + 8, &hi, 8);
+  }
+  for_each_simd_target([&] { EXPECT_EQ(check_own_decoder(blocks), size_t{100}); });
+}
+
+// A strip whose blocks the own decoder partly refuses (random bits): decode_strip sends those
+// to libastcenc and places every block's texels where whole-image decompression puts them.
+TEST(Astc, StripDecodeMixesOwnAndLibastcencBlocks) {
+  const size_t cols = 6 * 400 - 2, nbx = 400;  // the last block cut at 4 columns
+  auto blocks = random_astc_blocks(nbx, 11, random_kind::one_partition);
+  const auto any = random_astc_blocks(nbx, 12, random_kind::any);
+  for (size_t b = 0; b < nbx; b += 3)  // every third block random throughout
+    std::memcpy(blocks.data() + b * 16, any.data() + b * 16, 16);
+  size_t own = 0;
+  float texels[36];
+  for (size_t b = 0; b < nbx; ++b)
+    own += astc::decode_luminance_block(blocks.data() + b * 16, texels, 6);
+  ASSERT_GT(own, size_t{0});
+  ASSERT_LT(own, nbx);
+  std::vector<uint8_t> strip(nbx * astc::kBlockBytes);
+  for (size_t b = 0; b < nbx; ++b) {
+    std::memcpy(strip.data() + b * astc::kBlockBytes, blocks.data() + b * 16, 16);
+    const uint16_t floor = f32_to_f16(-0.25f * static_cast<float>(b % 7));
+    std::memcpy(strip.data() + b * astc::kBlockBytes + 16, &floor, 2);
+  }
+  const auto want = libastcenc_texels(blocks);
+  std::vector<float> residual(6 * cols), offsets(nbx);
+  find_format(dtype::afm_astc)->decode_strip(strip.data(), cols, residual.data(), offsets.data());
+  for (size_t b = 0; b < nbx; ++b) {
+    EXPECT_EQ(offsets[b], -0.25f * static_cast<float>(b % 7));
+    for (size_t y = 0; y < 6; ++y)
+      for (size_t x = 0; x < 6 && b * 6 + x < cols; ++x) {
+        uint32_t got, expected;
+        std::memcpy(&got, &residual[y * cols + b * 6 + x], 4);
+        std::memcpy(&expected, &want[b * 36 + y * 6 + x], 4);
+        ASSERT_EQ(got, expected) << "block " << b << " texel " << y * 6 + x;
+      }
   }
 }
 
