@@ -26,11 +26,11 @@ namespace afm::formats::astc {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The 48 texels (36 and padding) between the endpoints y0, y1 of their partition (0 or 1; 16-bit
-// HDR values: 12-bit LNS shifted up by 4) at the given weights (0..64), as the f16 values they
-// stand for (the specification's piecewise-linear mantissa, clamped below infinity) widened to f32.
-// In vectors: a scalar loop took 60% of the decoder's time, and its branches over the mantissa's
-// three pieces mispredicted.
+// The kPaddedTexels texels (36 and padding) between the endpoints y0, y1 of their partition (0 or
+// 1; 16-bit HDR values: 12-bit LNS shifted up by 4) at the given weights (0..64), as the f16 values
+// they stand for (the specification's piecewise-linear mantissa, clamped below infinity) widened to
+// f32. In vectors: as a scalar loop it was most of the decoder's time, and its branches over the
+// mantissa's three pieces mispredicted.
 void InterpolateLns(const int32_t* y0, const int32_t* y1, const uint8_t* partition,
                     const uint8_t* weight, float* texels) {
   const hn::ScalableTag<int32_t> di;
@@ -39,7 +39,7 @@ void InterpolateLns(const int32_t* y0, const int32_t* y1, const uint8_t* partiti
   const auto zero = hn::Zero(di);
   const auto a0 = hn::Set(di, y0[0]), a1 = hn::Set(di, y1[0]);
   const auto b0 = hn::Set(di, y0[1]), b1 = hn::Set(di, y1[1]);
-  for (size_t i = 0; i < 48; i += hn::Lanes(di)) {
+  for (size_t i = 0; i < kPaddedTexels; i += hn::Lanes(di)) {
     const auto w = hn::PromoteTo(di, hn::LoadU(d8, weight + i));
     const auto second = hn::Eq(hn::PromoteTo(di, hn::LoadU(d8, partition + i)), hn::Set(di, 1));
     const auto e0 = hn::IfThenElse(second, b0, a0), e1 = hn::IfThenElse(second, b1, a1);
@@ -364,9 +364,9 @@ constexpr unsigned partition_of(unsigned seed, unsigned count, unsigned x, unsig
 }
 
 // The two-partition patterns of every seed (48 KiB: padded to whole vectors), built on first use.
-const std::array<std::array<uint8_t, 48>, 1024>& two_partition_patterns() {
+const std::array<std::array<uint8_t, kPaddedTexels>, 1024>& two_partition_patterns() {
   static const auto patterns = [] {
-    std::array<std::array<uint8_t, 48>, 1024> t{};
+    std::array<std::array<uint8_t, kPaddedTexels>, 1024> t{};
     for (unsigned seed = 0; seed < 1024; ++seed)
       for (unsigned i = 0; i < kTexels; ++i)
         t[seed][i] = static_cast<uint8_t>(partition_of(seed, 2, i % kDim, i / kDim));
@@ -553,7 +553,7 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
     y0[p] <<= 4;
     y1[p] <<= 4;
   }
-  static constexpr uint8_t kOnePartition[48] = {};
+  static constexpr uint8_t kOnePartition[kPaddedTexels] = {};
   const uint8_t* pattern =
       partitions == 1 ? kOnePartition : two_partition_patterns()[(lo >> 13) & 0x3FF].data();
 
@@ -564,8 +564,8 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
   decode_ise(reversed, kRanges[mode.weight_range], n, coded);
   const auto& values = kWeightValues[mode.weight_range];
   for (unsigned i = 0; i < n; ++i) grid[i] = values[coded[i]];
-  uint8_t weight[48];  // padded to whole vectors
-  std::memset(weight + kTexels, 0, 48 - kTexels);
+  uint8_t weight[kPaddedTexels];
+  std::memset(weight + kTexels, 0, kPaddedTexels - kTexels);
   if (n == kTexels) {
     std::memcpy(weight, grid, kTexels);
   } else {
@@ -576,7 +576,7 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
       weight[i] = static_cast<uint8_t>(s >> 4);
     }
   }
-  float out[48];
+  float out[kPaddedTexels];
   HWY_DYNAMIC_DISPATCH(InterpolateLns)(y0, y1, pattern, weight, out);
   for (unsigned y = 0; y < kDim; ++y) std::memcpy(texels + y * stride, out + y * kDim, 24);
   return true;

@@ -8,6 +8,9 @@
 
 namespace afm::formats::astc {
 
+// The decoder's per-texel arrays: 36 texels padded to a whole number of vectors (up to 16 lanes).
+constexpr size_t kPaddedTexels = 48;
+
 // Decodes one 16-byte ASTC block of the HDR profile with a 6x6 footprint into its 36 texels'
 // first channel (texel x of row y at texels[y * stride + x]), bit-exact with libastcenc's
 // decompressor, if the block is one this decoder takes: one or two partitions, one plane of
