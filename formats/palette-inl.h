@@ -141,9 +141,13 @@ HWY_INLINE void AddRowSumsToY(D d, const float* row_sums, size_t stride, float* 
 // pal4_stream). Weights are the same f32 values either way.
 #define AFM_PAL4_BYTE_LOOKUP 1
 // Adds one tile's products into row_sums (16 rows, `stride` floats apart; 8 lanes each) and
-// its columns past the last whole 16 into y, which look up the f32 palette pal.
+// its columns past the last whole 32 into y, which look up the f32 palette pal. The packed codes
+// are read as they are: a vector of 16 bytes holds 32 columns' codes, the even columns' in the
+// low nibbles and the odd columns' in the high ones, and x is split into even and odd columns
+// once per tile to match, for all 16 rows (unpacking each row's codes into column order took
+// 5 of the 25 instructions per 32 weights).
 HWY_INLINE void MatvecPal4TileByBytes(const float* pal, const uint8_t* pal_f16,
-                                      const uint8_t* tile_codes, const float* xt, size_t width,
+                                      const uint8_t* packed, const float* xt, size_t width,
                                       float* row_sums, size_t stride, float* y) {
   const hn::Full128<uint8_t> d8;
   const hn::Full128<hwy::float16_t> dh;
@@ -151,34 +155,39 @@ HWY_INLINE void MatvecPal4TileByBytes(const float* pal, const uint8_t* pal_f16,
   HWY_ALIGN uint8_t lo[16], hi[16];
   for (size_t i = 0; i < 16; ++i) lo[i] = pal_f16[2 * i], hi[i] = pal_f16[2 * i + 1];
   const auto table_lo = hn::Load(d8, lo), table_hi = hn::Load(d8, hi);
+  const auto nibble = hn::Set(d8, uint8_t{0x0F});
+  const size_t whole = width / 32 * 32;
+  // Per 32 columns: the even columns, then the odd ones.
+  HWY_ALIGN float x_split[palette::kCols];
+  for (size_t c = 0; c < whole; c += 16) {
+    hn::Vec<decltype(df8)> even, odd;
+    hn::LoadInterleaved2(df8, xt + c, even, odd);
+    const size_t group = c / 32 * 32, half = c % 32 / 2;  // 0 or 8
+    hn::Store(even, df8, x_split + group + half);
+    hn::Store(odd, df8, x_split + group + 16 + half);
+  }
   for (size_t r = 0; r < palette::kRows; ++r) {
-    const uint8_t* codes = tile_codes + r * palette::kCols;
+    const uint8_t* codes = packed + r * palette::kCols / 2;
     auto a0 = hn::Zero(df8), a1 = hn::Zero(df8), a2 = hn::Zero(df8), a3 = hn::Zero(df8);
-    // Codes c .. c + 7 and c + 8 .. c + 15 as f16 weights.
-    auto halves = [&](size_t c, auto& first, auto& second) {
-      const auto idx = hn::LoadU(d8, codes + c);
+    // The f16 weights of the 16 codes in idx's bytes: the first 8 and the last 8.
+    auto halves = [&](hn::Vec<decltype(d8)> idx, auto& first, auto& second) {
       const auto l = hn::TableLookupBytes(table_lo, idx), h = hn::TableLookupBytes(table_hi, idx);
       first = hn::BitCast(dh, hn::InterleaveLower(d8, l, h));
       second = hn::BitCast(dh, hn::InterleaveUpper(d8, l, h));
     };
     size_t c = 0;
-    for (; c + 32 <= width; c += 32) {
+    for (; c < whole; c += 32) {
+      const auto v = hn::LoadU(d8, codes + c / 2);
       hn::Vec<decltype(dh)> w0, w1, w2, w3;
-      halves(c, w0, w1);
-      halves(c + 16, w2, w3);
-      a0 = hn::MulAdd(hn::PromoteTo(df8, w0), hn::LoadU(df8, xt + c), a0);
-      a1 = hn::MulAdd(hn::PromoteTo(df8, w1), hn::LoadU(df8, xt + c + 8), a1);
-      a2 = hn::MulAdd(hn::PromoteTo(df8, w2), hn::LoadU(df8, xt + c + 16), a2);
-      a3 = hn::MulAdd(hn::PromoteTo(df8, w3), hn::LoadU(df8, xt + c + 24), a3);
-    }
-    for (; c + 16 <= width; c += 16) {
-      hn::Vec<decltype(dh)> w0, w1;
-      halves(c, w0, w1);
-      a0 = hn::MulAdd(hn::PromoteTo(df8, w0), hn::LoadU(df8, xt + c), a0);
-      a1 = hn::MulAdd(hn::PromoteTo(df8, w1), hn::LoadU(df8, xt + c + 8), a1);
+      halves(hn::And(v, nibble), w0, w1);
+      halves(hn::ShiftRight<4>(v), w2, w3);
+      a0 = hn::MulAdd(hn::PromoteTo(df8, w0), hn::Load(df8, x_split + c), a0);
+      a1 = hn::MulAdd(hn::PromoteTo(df8, w1), hn::Load(df8, x_split + c + 8), a1);
+      a2 = hn::MulAdd(hn::PromoteTo(df8, w2), hn::Load(df8, x_split + c + 16), a2);
+      a3 = hn::MulAdd(hn::PromoteTo(df8, w3), hn::Load(df8, x_split + c + 24), a3);
     }
     AddToRowSums(df8, row_sums + r * stride, a0, a1, a2, a3);
-    for (; c < width; ++c) y[r] += pal[codes[c]] * xt[c];
+    for (; c < width; ++c) y[r] += pal[(codes[c / 2] >> (4 * (c % 2))) & 15] * xt[c];
   }
 }
 #else
@@ -275,12 +284,11 @@ void MatvecPaletteStrip(const void* strip, size_t cols, const float* x, float* y
         if constexpr (B == 2)
           return MatvecPal2TileByShifts(d16, pal, packed, xt, width, row_sums, y);
 #endif
-        for (size_t r = 0; r < palette::kRows; ++r) unpack_row(r, tile_codes + r * palette::kCols);
 #if AFM_PAL4_BYTE_LOOKUP
-        if constexpr (B == 4) {
-          return MatvecPal4TileByBytes(pal, pal_f16, tile_codes, xt, width, row_sums, N, y);
-        }
+        if constexpr (B == 4)
+          return MatvecPal4TileByBytes(pal, pal_f16, packed, xt, width, row_sums, N, y);
 #endif
+        for (size_t r = 0; r < palette::kRows; ++r) unpack_row(r, tile_codes + r * palette::kCols);
         (void)pal_f16;
         for (size_t r = 0; r < palette::kRows; ++r) {
           const uint8_t* codes = tile_codes + r * palette::kCols;
