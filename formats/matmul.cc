@@ -20,12 +20,18 @@ constexpr size_t kTiledChunkBytes = 16u << 10;
 // Rows a thread takes at least at a time in a fused matvec: four stripes of four rows.
 constexpr size_t kMatvecRowGrain = 16;
 
+// Tokens up to which a tiled format's fused strip product runs once per token; from 3 tokens,
+// decoding a chunk once and running the f32 matvec over it for every token is faster
+// (afm-3b-like, 2 threads, `afm bench -p N -n 1`: 3 tokens pal2 10.2 -> 11.5, 16 tokens pal2
+// 10.6 -> 18.5 and pal4 8.4 -> 17.9 tok/s; at 2 tokens the fused product is 3-30% faster).
+constexpr size_t kFusedMaxTokens = 2;
+
 // A tiled format (astc, pal): strips decode into the thread's buffer, which stays in cache while
 // every token reads it, then each block's offset enters every row of its strip as
 // offset * (sum of the token's inputs over the block's columns). A strip holds its blocks left
 // to right, block_bytes * tile_rows bytes each (formats/format.h), so a few tokens decode it a
 // chunk of blocks at a time into an L1-sized buffer; more tokens decode whole strips for gemm.
-// A format with a fused strip product (pal) runs that for few tokens instead.
+// A format with a fused strip product (pal) runs that for one or two tokens instead.
 void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_t ldx, size_t n,
                   float* y, size_t ldy, thread_pool& pool) {
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
@@ -33,7 +39,7 @@ void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_
   const size_t strips = (rows + tile - 1) / tile, strip_bytes = w.row_bytes() * tile;
   const bool few = n <= kMatvecMaxRows;
   // A fused strip product reads the codes once per token and adds its own offsets.
-  const bool fused = few && f.matvec_strip != nullptr;
+  const bool fused = n <= kFusedMaxTokens && f.matvec_strip != nullptr;
   static thread_local std::vector<float> sums_buf;
   sums_buf.assign(fused ? 0 : n * nbx, 0.0f);
   float* sums = sums_buf.data();  // workers read this thread's buffer by pointer
