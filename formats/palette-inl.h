@@ -17,7 +17,7 @@ template <int B>
 HWY_INLINE void UnpackPaletteCodes(const uint8_t* packed, uint8_t* codes) {
 #if HWY_TARGET == HWY_SCALAR
   for (size_t c = 0; c < palette::kCols; ++c)
-    codes[c] = static_cast<uint8_t>((packed[c * B / 8] >> (B * (c % (8 / B)))) & ((1 << B) - 1));
+    codes[c] = static_cast<uint8_t>(palette::code_at(packed, c, B));
 #else
   const hn::Full128<uint8_t> d8;
   const hn::Full128<uint16_t> d16;
@@ -187,7 +187,7 @@ HWY_INLINE void MatvecPal4TileByBytes(const float* pal, const uint8_t* pal_f16,
       a3 = hn::MulAdd(hn::PromoteTo(df8, w3), hn::Load(df8, x_split + c + 24), a3);
     }
     AddToRowSums(df8, row_sums + r * stride, a0, a1, a2, a3);
-    for (; c < width; ++c) y[r] += pal[(codes[c / 2] >> (4 * (c % 2))) & 15] * xt[c];
+    for (; c < width; ++c) y[r] += pal[palette::code_at(codes, c, 4)] * xt[c];
   }
 }
 #else
@@ -251,7 +251,7 @@ HWY_INLINE void MatvecPal2TileByShifts(D d, const float* pal, const uint8_t* pac
     }
     for (; c + N <= whole; c += N) a0 = hn::MulAdd(weights(codes, c), hn::LoadU(d, xt + c), a0);
     AddToRowSums(d, row_sums + r * N, a0, a1, a2, a3);
-    for (; c < width; ++c) y[r] += pal[(codes[c / 4] >> (2 * (c % 4))) & 3] * xt[c];
+    for (; c < width; ++c) y[r] += pal[palette::code_at(codes, c, 2)] * xt[c];
   }
 }
 #endif

@@ -82,6 +82,12 @@ inline int nearest(const std::vector<float>& pal, float x) {
   return best;
 }
 
+// The code of weight i of a tile row's packed codes (bits wide, 8 / bits to a byte, low first):
+// the layout encode_matrix writes.
+inline unsigned code_at(const uint8_t* packed, size_t i, int bits) {
+  return (packed[i * bits / 8] >> (bits * static_cast<int>(i % (8 / bits)))) & ((1u << bits) - 1);
+}
+
 inline void encode_matrix(const float* src, size_t rows, size_t cols, void* dst, int bits) {
   const size_t tiles = (cols + kCols - 1) / kCols, k = size_t{1} << bits;
   auto* out = static_cast<uint8_t*>(dst);
