@@ -109,9 +109,10 @@ void BM_AstcDecode(benchmark::State& state, bool own) {
   astcenc_image img{static_cast<unsigned>(nbx * 6), 6, 1, ASTCENC_TYPE_F32, &slice};
   const astcenc_swizzle swz{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
   size_t own_blocks = 0;
-  float texels[36];
+  float texels[6 * astc::kRowSpan];
   for (size_t i = 0; i < strips * nbx; ++i)
-    own_blocks += astc::decode_luminance_block(blocks.data() + i * astc::kAstcBytes, texels, 6);
+    own_blocks +=
+        astc::decode_luminance_block(blocks.data() + i * astc::kAstcBytes, texels, astc::kRowSpan);
   for (auto _ : state) {
     for (size_t s = 0; s < strips; ++s) {
       if (own) {

@@ -127,11 +127,11 @@ void decode_strip(const void* strip, size_t cols, float* residual, float* offset
   thread_local std::vector<float> rgba;
   const size_t nbx = blocks_across(cols);
   const auto* in = static_cast<const uint8_t*>(strip);
-  // A block's 6x6 texels into the strip's rows, cut at the last column.
-  auto place = [&](size_t b, const float* texels) {
+  // A block's 6x6 texels (rows `stride` apart) into the strip's rows, cut at the last column.
+  auto place = [&](size_t b, const float* texels, size_t stride) {
     const size_t x0 = b * kTile, w = std::min<size_t>(kTile, cols - x0);
     for (size_t y = 0; y < kTile; ++y)
-      for (size_t x = 0; x < w; ++x) residual[y * cols + x0 + x] = texels[y * kTile + x];
+      for (size_t x = 0; x < w; ++x) residual[y * cols + x0 + x] = texels[y * stride + x];
   };
   others.clear();
   other_index.clear();
@@ -140,12 +140,14 @@ void decode_strip(const void* strip, size_t cols, float* residual, float* offset
     uint16_t fh;
     std::memcpy(&fh, block + kAstcBytes, 2);
     offsets[b] = f16_to_f32(fh);
-    float texels[kTile * kTile];
-    // Whole blocks straight into the rows; the last, which may be cut, through texels.
-    const bool whole = (b + 1) * kTile <= cols;
-    if (whole ? decode_luminance_block(block, residual + b * kTile, cols)
-              : decode_luminance_block(block, texels, kTile)) {
-      if (!whole) place(b, texels);
+    float texels[kTile * kRowSpan];
+    // Blocks straight into the rows where the decoder's kRowSpan floats a row stay inside them
+    // (what it writes past the block, the next block overwrites); the last one or two, the last
+    // of which may be cut, through texels.
+    const bool direct = b * kTile + kRowSpan <= cols;
+    if (direct ? decode_luminance_block(block, residual + b * kTile, cols)
+               : decode_luminance_block(block, texels, kRowSpan)) {
+      if (!direct) place(b, texels, kRowSpan);
     } else {
       others.insert(others.end(), block, block + kAstcBytes);
       other_index.push_back(b);
@@ -166,7 +168,7 @@ void decode_strip(const void* strip, size_t cols, float* residual, float* offset
     for (size_t y = 0; y < kTile; ++y)
       for (size_t x = 0; x < kTile; ++x)
         texels[y * kTile + x] = rgba[(y * width + i * kTile + x) * 4];
-    place(other_index[i], texels);
+    place(other_index[i], texels, kTile);
   }
 }
 

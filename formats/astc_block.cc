@@ -7,8 +7,9 @@
 // about 40 M weights a second on one core, which left astc models at a token every 45 s on
 // afm-3b-like. Weights are one channel, and the encoder gives nearly all their blocks (99.96% of
 // Gaussian weights' blocks) one or two partitions with HDR luminance endpoint modes, so this
-// decoder does only those, with the per-mode work in tables built at compile time and the
-// texels' interpolation in vectors; formats/astc.cc sends the rest to libastcenc.
+// decoder does only those, with the per-mode work in tables built at compile time, the weight
+// range most blocks use read through a table of whole trit groups, and the texels'
+// interpolation in vectors; formats/astc.cc sends the rest to libastcenc.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "formats/astc_block.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -26,36 +27,49 @@ namespace afm::formats::astc {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The kPaddedTexels texels (36 and padding) between the endpoints y0, y1 of their partition (0 or
-// 1; 16-bit HDR values: 12-bit LNS shifted up by 4) at the given weights (0..64), as the f16 values
-// they stand for (the specification's piecewise-linear mantissa, clamped below infinity) widened to
-// f32. In vectors: as a scalar loop it was most of the decoder's time, and its branches over the
-// mantissa's three pieces mispredicted.
+// The 36 texels between the endpoints y0, y1 of their partition (0 or 1, or all 0 when partition
+// is null; 16-bit HDR values: 12-bit LNS shifted up by 4) at the given weights (0..64), as the
+// f16 values they stand for (the specification's piecewise-linear mantissa, clamped below
+// infinity) widened to f32, row by row into texels (kRowSpan floats of each row written).
+// Weights and partitions come in rows of kRowSpan bytes, as the decoder writes them: each
+// row's load then reads what one 8-byte store wrote, where loads spanning two stores stalled.
+// In vectors: as a scalar loop it was most of the decoder's time, and its branches over the
+// mantissa's three pieces mispredicted. Rows go straight to their place, as whole vectors: an
+// array of texels copied row by row afterwards stalled the same way.
 void InterpolateLns(const int32_t* y0, const int32_t* y1, const uint8_t* partition,
-                    const uint8_t* weight, float* texels) {
-  const hn::ScalableTag<int32_t> di;
+                    const uint8_t* weight, float* texels, size_t stride) {
+  const hn::CappedTag<int32_t, kRowSpan> di;
   const hn::Rebind<uint8_t, decltype(di)> d8;
+  const hn::Rebind<uint16_t, decltype(di)> d16;
+  const hn::Rebind<hwy::float16_t, decltype(di)> dh;
   const hn::RebindToFloat<decltype(di)> df;
   const auto zero = hn::Zero(di);
-  const auto a0 = hn::Set(di, y0[0]), a1 = hn::Set(di, y1[0]);
-  const auto b0 = hn::Set(di, y0[1]), b1 = hn::Set(di, y1[1]);
-  for (size_t i = 0; i < kPaddedTexels; i += hn::Lanes(di)) {
-    const auto w = hn::PromoteTo(di, hn::LoadU(d8, weight + i));
-    const auto second = hn::Eq(hn::PromoteTo(di, hn::LoadU(d8, partition + i)), hn::Set(di, 1));
-    const auto e0 = hn::IfThenElse(second, b0, a0), e1 = hn::IfThenElse(second, b1, a1);
-    const auto c = hn::ShiftRight<6>(hn::Add(
-        hn::Add(hn::Mul(e0, hn::Sub(hn::Set(di, 64), w)), hn::Mul(e1, w)), hn::Set(di, 32)));
-    const auto m = hn::And(c, hn::Set(di, 0x7FF));
-    // 3m below 512, 4m - 512 below 1536, 5m - 2048 above.
-    const auto mt =
-        hn::Add(hn::Add(hn::Add(hn::Add(m, m), m), hn::Max(hn::Sub(m, hn::Set(di, 512)), zero)),
-                hn::Max(hn::Sub(m, hn::Set(di, 1536)), zero));
-    const auto h = hn::Min(hn::Or(hn::ShiftLeft<10>(hn::ShiftRight<11>(c)), hn::ShiftRight<3>(mt)),
-                           hn::Set(di, 0x7BFF));
-    const auto normal = hn::BitCast(df, hn::Add(hn::ShiftLeft<13>(h), hn::Set(di, 112 << 23)));
-    const auto subnormal = hn::Mul(hn::ConvertTo(df, h), hn::Set(df, 0x1p-24f));
-    hn::StoreU(hn::IfThenElse(hn::RebindMask(df, hn::Lt(h, hn::Set(di, 0x400))), subnormal, normal),
-               df, texels + i);
+  // e0 * (64 - w) + e1 * w as 64 * e0 + (e1 - e0) * w: one multiply.
+  const auto a0 = hn::Set(di, y0[0] * 64), a1 = hn::Set(di, y1[0] - y0[0]);
+  const auto b0 = hn::Set(di, y0[1] * 64), b1 = hn::Set(di, y1[1] - y0[1]);
+  for (size_t y = 0; y < 6; ++y) {
+    for (size_t x = 0; x < 6; x += hn::Lanes(di)) {
+      const size_t i = kRowSpan * y + x;
+      const auto w = hn::PromoteTo(di, hn::LoadU(d8, weight + i));
+      auto e0 = a0, e1 = a1;
+      if (partition != nullptr) {
+        const auto second = hn::Eq(hn::PromoteTo(di, hn::LoadU(d8, partition + i)), hn::Set(di, 1));
+        e0 = hn::IfThenElse(second, b0, a0);
+        e1 = hn::IfThenElse(second, b1, a1);
+      }
+      const auto c = hn::ShiftRight<6>(hn::Add(hn::Add(e0, hn::Mul(e1, w)), hn::Set(di, 32)));
+      const auto m = hn::And(c, hn::Set(di, 0x7FF));
+      // 3m below 512, 4m - 512 below 1536, 5m - 2048 above.
+      const auto mt =
+          hn::Add(hn::Add(hn::Add(hn::Add(m, m), m), hn::Max(hn::Sub(m, hn::Set(di, 512)), zero)),
+                  hn::Max(hn::Sub(m, hn::Set(di, 1536)), zero));
+      const auto h =
+          hn::Min(hn::Or(hn::ShiftLeft<10>(hn::ShiftRight<11>(c)), hn::ShiftRight<3>(mt)),
+                  hn::Set(di, 0x7BFF));
+      // h is an f16 (finite, non-negative); widening it is exact, subnormals included.
+      hn::StoreU(hn::PromoteTo(df, hn::BitCast(dh, hn::DemoteTo(d16, h))), df,
+                 texels + y * stride + x);
+    }
   }
 }
 
@@ -69,7 +83,8 @@ namespace {
 
 HWY_EXPORT(InterpolateLns);
 
-constexpr unsigned kDim = 6, kTexels = kDim * kDim;
+constexpr unsigned kDim = 6;
+static_assert(kTexels == kDim * kDim);
 
 // The integer sequence encoding's ranges, in the order block modes and the colour-range choice
 // count them: number of levels, and whether a value is a trit or quint plus `bits` low bits.
@@ -369,7 +384,8 @@ const std::array<std::array<uint8_t, kPaddedTexels>, 1024>& two_partition_patter
     std::array<std::array<uint8_t, kPaddedTexels>, 1024> t{};
     for (unsigned seed = 0; seed < 1024; ++seed)
       for (unsigned i = 0; i < kTexels; ++i)
-        t[seed][i] = static_cast<uint8_t>(partition_of(seed, 2, i % kDim, i / kDim));
+        t[seed][i / kDim * kRowSpan + i % kDim] =
+            static_cast<uint8_t>(partition_of(seed, 2, i % kDim, i / kDim));
     return t;
   }();
   return patterns;
@@ -477,6 +493,52 @@ void decode_ise(bit_stream in, const ise_range& q, unsigned n, uint8_t* out) {
   }
 }
 
+// The weight range the encoder gives most blocks of weights, in a 6x6 grid (91% of a Gaussian
+// matrix's blocks): six levels, each a trit and one low bit, 36 of them in 94 bits as seven
+// groups of five and one of one.
+constexpr unsigned kTritBitRange = 4;
+static_assert(kRanges[kTritBitRange].trits == 1 && kRanges[kTritBitRange].bits == 1);
+
+// Every 13-bit group of that range as the block holds it (before the weight stream's bit
+// reversal: index bit i is the group's bit 12 - i), mapped to its five weights (0..64) in the
+// low five bytes (64 KiB, built on first use). One lookup replaces the group's bit-by-bit
+// decoding, which was 40% of afm-3b-like's astc decode time.
+const std::array<uint64_t, 8192>& trit_bit_groups() {
+  static const auto groups = [] {
+    std::array<uint64_t, 8192> t{};
+    const ise_range& q = kRanges[kTritBitRange];
+    for (unsigned r = 0; r < 8192; ++r) {
+      const uint64_t in_stream_order = reverse_bits(r) >> (64 - 13);
+      uint8_t coded[5];
+      decode_ise(bit_stream{in_stream_order, 0}, q, 5, coded);
+      for (unsigned i = 0; i < 5; ++i)
+        t[r] |= uint64_t{kWeightValues[kTritBitRange][coded[i]]} << (8 * i);
+    }
+    return t;
+  }();
+  return groups;
+}
+
+// The 36 weights of a 6x6 grid in the trit-and-bit range, from the block's two halves, as six
+// rows of kRowSpan bytes (8-byte words: the 6 weights and 2 undefined). Group k (weights 5k to
+// 5k + 4, one byte each in its table entry) takes block bits 115 - 13k to 127 - 13k; of the
+// last group's bits (24 to 36) only the top three, its one weight's, belong to the weights.
+void decode_trit_bit_grid(uint64_t lo, uint64_t hi, uint8_t* weight) {
+  const uint64_t* groups = trit_bit_groups().data();
+  const uint64_t g[8] = {groups[hi >> 51],
+                         groups[(hi >> 38) & 0x1FFF],
+                         groups[(hi >> 25) & 0x1FFF],
+                         groups[(hi >> 12) & 0x1FFF],
+                         groups[(lo >> 63 | hi << 1) & 0x1FFF],
+                         groups[(lo >> 50) & 0x1FFF],
+                         groups[(lo >> 37) & 0x1FFF],
+                         groups[(lo >> 24) & 0x1C00]};
+  const uint64_t rows[6] = {g[0] | g[1] << 40,       g[1] >> 8 | g[2] << 32,
+                            g[2] >> 16 | g[3] << 24, g[3] >> 24 | g[4] << 16,
+                            g[4] >> 32 | g[5] << 8,  g[6] | g[7] << 40};
+  std::memcpy(weight, rows, sizeof(rows));
+}
+
 // The 12-bit LNS endpoints of HDR luminance endpoint mode 2 (large range) or 3 (small range:
 // a base and a positive offset) from their two values.
 void luminance_endpoints(unsigned endpoint_mode, unsigned v0, unsigned v1, int32_t* y0,
@@ -542,9 +604,18 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
   if (colour_range == kRangeCount) return false;
 
   uint8_t v[kTexels];  // 4 used; GCC's bounds check cannot see that n <= 4 once inlined
-  bit_stream colours{lo, hi};
-  colours.skip(header);
-  decode_ise(colours, kRanges[colour_range], 2 * partitions, v);
+  const ise_range& colour_q = kRanges[colour_range];
+  if (colour_q.trits == 0 && colour_q.quints == 0) {
+    // Plain bits, as nearly every block's (8 each): at most four values of at most 8 bits from
+    // bit 29 at most, so all in the low half.
+    for (unsigned i = 0; i < 2 * partitions; ++i)
+      v[i] =
+          static_cast<uint8_t>((lo >> (header + i * colour_q.bits)) & ((1u << colour_q.bits) - 1));
+  } else {
+    bit_stream colours{lo, hi};
+    colours.skip(header);
+    decode_ise(colours, colour_q, 2 * partitions, v);
+  }
   const auto& unquantized = kColourValues[colour_range];
   int32_t y0[2] = {}, y1[2] = {};  // as 16-bit HDR values
   for (unsigned p = 0; p < partitions; ++p) {
@@ -553,32 +624,33 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
     y0[p] <<= 4;
     y1[p] <<= 4;
   }
-  static constexpr uint8_t kOnePartition[kPaddedTexels] = {};
   const uint8_t* pattern =
-      partitions == 1 ? kOnePartition : two_partition_patterns()[(lo >> 13) & 0x3FF].data();
+      partitions == 1 ? nullptr : two_partition_patterns()[(lo >> 13) & 0x3FF].data();
 
-  // Weights run from bit 127 downwards.
-  const bit_stream reversed{reverse_bits(hi), reverse_bits(lo)};
   const unsigned n = static_cast<unsigned>(mode.grid_w) * mode.grid_h;
-  uint8_t coded[kTexels], grid[kTexels];
-  decode_ise(reversed, kRanges[mode.weight_range], n, coded);
-  const auto& values = kWeightValues[mode.weight_range];
-  for (unsigned i = 0; i < n; ++i) grid[i] = values[coded[i]];
   uint8_t weight[kPaddedTexels];
-  std::memset(weight + kTexels, 0, kPaddedTexels - kTexels);
-  if (n == kTexels) {
-    std::memcpy(weight, grid, kTexels);
+  if (n == kTexels && mode.weight_range == kTritBitRange) {
+    decode_trit_bit_grid(lo, hi, weight);
   } else {
-    const infill& f = kInfill[mode.grid_w][mode.grid_h];
-    for (unsigned i = 0; i < kTexels; ++i) {
-      unsigned s = 8;
-      for (unsigned k = 0; k < 4; ++k) s += grid[f.index[i][k]] * f.factor[i][k];
-      weight[i] = static_cast<uint8_t>(s >> 4);
+    std::memset(weight, 0, sizeof(weight));  // the rows' last 2 bytes are read too
+    // Weights run from bit 127 downwards.
+    const bit_stream reversed{reverse_bits(hi), reverse_bits(lo)};
+    uint8_t coded[kTexels], grid[kTexels];
+    decode_ise(reversed, kRanges[mode.weight_range], n, coded);
+    const auto& values = kWeightValues[mode.weight_range];
+    for (unsigned i = 0; i < n; ++i) grid[i] = values[coded[i]];
+    if (n == kTexels) {
+      for (unsigned y = 0; y < kDim; ++y) std::memcpy(weight + y * kRowSpan, grid + y * kDim, kDim);
+    } else {
+      const infill& f = kInfill[mode.grid_w][mode.grid_h];
+      for (unsigned i = 0; i < kTexels; ++i) {
+        unsigned s = 8;
+        for (unsigned k = 0; k < 4; ++k) s += grid[f.index[i][k]] * f.factor[i][k];
+        weight[i / kDim * kRowSpan + i % kDim] = static_cast<uint8_t>(s >> 4);
+      }
     }
   }
-  float out[kPaddedTexels];
-  HWY_DYNAMIC_DISPATCH(InterpolateLns)(y0, y1, pattern, weight, out);
-  for (unsigned y = 0; y < kDim; ++y) std::memcpy(texels + y * stride, out + y * kDim, 24);
+  HWY_DYNAMIC_DISPATCH(InterpolateLns)(y0, y1, pattern, weight, texels, stride);
   return true;
 }
 
