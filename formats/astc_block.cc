@@ -604,18 +604,9 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
   if (colour_range == kRangeCount) return false;
 
   uint8_t v[kTexels];  // 4 used; GCC's bounds check cannot see that n <= 4 once inlined
-  const ise_range& colour_q = kRanges[colour_range];
-  if (colour_q.trits == 0 && colour_q.quints == 0) {
-    // Plain bits, as nearly every block's (8 each): at most four values of at most 8 bits from
-    // bit 29 at most, so all in the low half.
-    for (unsigned i = 0; i < 2 * partitions; ++i)
-      v[i] =
-          static_cast<uint8_t>((lo >> (header + i * colour_q.bits)) & ((1u << colour_q.bits) - 1));
-  } else {
-    bit_stream colours{lo, hi};
-    colours.skip(header);
-    decode_ise(colours, colour_q, 2 * partitions, v);
-  }
+  bit_stream colours{lo, hi};
+  colours.skip(header);
+  decode_ise(colours, kRanges[colour_range], 2 * partitions, v);
   const auto& unquantized = kColourValues[colour_range];
   int32_t y0[2] = {}, y1[2] = {};  // as 16-bit HDR values
   for (unsigned p = 0; p < partitions; ++p) {
