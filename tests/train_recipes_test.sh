@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The other recipes end to end on tiny configs, and data parallelism:
 #   - 2 ranks (c10d, Gloo, 127.0.0.1) and 1 rank with the same global batch give the same losses;
+#   - "bf16": true autocasts only where the CPU has bf16 instructions;
 #   - sft fine-tunes a pre-trained model on the synthetic chat tasks, and afm eval scores it;
 #   - upcycle turns it into a PT-MoE model that the runtime runs;
 #   - distill trains a fresh student from that MoE teacher; with alpha = 1 and the student
@@ -34,6 +35,24 @@ done
 grep -q '"ranks": 2' "$dir/two/summary.json" && ok "summary records 2 ranks" || bad "summary ranks"
 err=$("$afm" train "$pre" --out "$dir/x" --nproc 2 --world-size 2 2>&1 >/dev/null)
 [ $? -ne 0 ] && grep -q "not both" <<<"$err" && ok "--nproc with --world-size is refused" || bad "--nproc with --world-size ($err)"
+
+# "bf16": true autocasts only on a CPU with bf16 instructions (Linux's cpuinfo flags avx512_bf16
+# or amx_bf16) and says it trains in f32 elsewhere; "always" autocasts anywhere; summary.json
+# records what ran. Anything else is refused.
+sed 's/"clip": 1.0,/"clip": 1.0, "bf16": true,/' "$pre" >"$dir/bf16.json"
+sed -i "s#\"../../configs/#\"$(cd "$recipes/../.." && pwd)/configs/#" "$dir/bf16.json"
+"$afm" train "$dir/bf16.json" --out "$dir/b1" --steps 1 --threads 1 2>"$dir/b1.err" || bad "bf16 recipe run"
+if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then want=true; else want=false; fi
+grep -q "\"bf16\": $want" "$dir/b1/summary.json" && ok "bf16: true runs bf16 = $want on this CPU" \
+  || bad "bf16: true on this CPU ($(grep bf16 "$dir/b1/summary.json"), expected $want)"
+{ [ $want = true ] || grep -q "trains in f32 here" "$dir/b1.err"; } && ok "the f32 fallback is announced" \
+  || bad "no fallback message ($(cat "$dir/b1.err"))"
+sed 's/"bf16": true/"bf16": "always"/' "$dir/bf16.json" >"$dir/bf16a.json"
+"$afm" train "$dir/bf16a.json" --out "$dir/b2" --steps 1 --threads 1 2>/dev/null || bad "bf16 always run"
+grep -q '"bf16": true' "$dir/b2/summary.json" && ok "bf16: always autocasts" || bad "bf16: always ($(grep bf16 "$dir/b2/summary.json"))"
+sed 's/"bf16": true/"bf16": "yes"/' "$dir/bf16.json" >"$dir/bf16y.json"
+err=$("$afm" train "$dir/bf16y.json" --out "$dir/b3" --steps 1 2>&1 >/dev/null)
+[ $? -ne 0 ] && grep -q 'train.bf16 must be' <<<"$err" && ok "a bad bf16 value is refused" || bad "bad bf16 value ($err)"
 
 # A pre-trained base for the other recipes.
 "$afm" train "$pre" --out "$dir/base" --steps 16 --threads 1 2>/dev/null || bad "pretrain base"

@@ -99,6 +99,14 @@ double learning_rate(const train_options& o, int64_t step) {
   return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1.0 + std::cos(M_PI * t));
 }
 
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#else
+  return false;  // not measured on other CPUs: f32 is the safe default there
+#endif
+}
+
 void train(torch_model& m, sequence_loader& data, const train_options& o,
            const std::function<void(const step_report&)>& on_step) {
   if (o.out_dir.empty()) fail("train: no output directory");

@@ -55,6 +55,11 @@ struct step_report {
 // The learning rate after `step` optimizer steps.
 double learning_rate(const train_options& o, int64_t step);
 
+// Whether this CPU has bfloat16 matrix instructions (x86 AVX512-BF16 or AMX-BF16). Without
+// them libtorch emulates bf16 autocast, which ran 15x slower than f32 on an AVX2 host
+// (docs/training.md), so recipes asking for bf16 train in f32 there unless told otherwise.
+bool cpu_has_native_bf16();
+
 // Trains m until o.steps, resuming from o.out_dir/checkpoint if it holds one (the weights,
 // optimizer moments, step, data cursor and token count), else from m as it is. Calls on_step
 // after every step.

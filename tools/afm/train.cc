@@ -69,7 +69,25 @@ std::vector<task_example> synthetic_examples(const json& data) {
   return out;
 }
 
-train::train_options train_options_of(const json& t, const std::string& out_dir) {
+// "bf16": true autocasts to bf16 where the CPU has bf16 instructions and trains in f32
+// elsewhere, saying so once (rank 0), since emulated bf16 is many times slower than f32;
+// "always" autocasts on any CPU; false never does.
+bool bf16_of(const json& t, int rank) {
+  if (!t.contains("bf16")) return false;
+  const json& v = t.at("bf16");
+  if (v.is_string() && v.get<std::string>() == "always") return true;
+  if (!v.is_boolean())
+    fail("recipe: train.bf16 must be true, false or \"always\" (got ", v.dump(), ")");
+  if (!v.get<bool>()) return false;
+  if (train::cpu_has_native_bf16()) return true;
+  if (rank == 0)
+    std::fprintf(stderr,
+                 "afm train: this CPU has no bf16 instructions (AVX512-BF16 or AMX), so the "
+                 "recipe's \"bf16\": true trains in f32 here; \"always\" forces emulated bf16\n");
+  return false;
+}
+
+train::train_options train_options_of(const json& t, const std::string& out_dir, int rank) {
   train::train_options o;
   o.steps = t.value("steps", o.steps);
   o.batch = t.value("batch", o.batch);
@@ -80,7 +98,7 @@ train::train_options train_options_of(const json& t, const std::string& out_dir)
   o.clip = t.value("clip", o.clip);
   o.checkpoint_every = t.value("checkpoint_every", o.checkpoint_every);
   o.micro_batch = t.value("micro_batch", o.micro_batch);
-  o.bf16 = t.value("bf16", o.bf16);
+  o.bf16 = bf16_of(t, rank);
   o.out_dir = out_dir;
   if (o.steps < 1 || o.batch < 1 || o.warmup < 0 || !(o.lr > 0))
     fail("recipe: train.steps, train.batch and train.lr must be positive");
@@ -245,7 +263,7 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
                  tok.vocab_size());
 
   train::sequence_loader loader(corpus.train, seq_len, seed);
-  train::train_options o = train_options_of(r.at("train"), out);
+  train::train_options o = train_options_of(r.at("train"), out, rank);
   if (a.steps > 0) o.steps = a.steps;
   o.stop_at = a.stop_at;
   o.comm = a.group ? &a.group->comm : nullptr;
@@ -322,6 +340,7 @@ void run_recipe(const json& r, const fs::path& base, const run_args& a) {
                {"model", model_path},
                {"steps", o.steps},
                {"ranks", a.group ? a.group->comm.size : 1},
+               {"bf16", o.bf16},  // autocast as run, after the CPU check
                {"train_tokens", corpus.train.tokens.size()}};
   if (!corpus.heldout.tokens.empty()) {
     const double loss = train::mean_loss(m, corpus.heldout, seq_len, 64);
