@@ -27,24 +27,40 @@ namespace afm::formats::astc {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// The f16 values (the specification's piecewise-linear mantissa, clamped below infinity),
+// widened to f32, of 16-bit HDR values (12-bit LNS shifted up by 4) between endpoints e0 and e1
+// at weights w (0..64), with a0 = 64 * e0 and a1 = e1 - e0: e0 * (64 - w) + e1 * w as one
+// multiply.
+template <class DI, class VI = hn::Vec<DI>>
+hn::Vec<hn::RebindToFloat<DI>> LnsTexels(DI di, VI a0, VI a1, VI w) {
+  const hn::Rebind<uint16_t, DI> d16;
+  const hn::Rebind<hwy::float16_t, DI> dh;
+  const hn::RebindToFloat<DI> df;
+  const auto zero = hn::Zero(di);
+  const auto c = hn::ShiftRight<6>(hn::Add(hn::Add(a0, hn::Mul(a1, w)), hn::Set(di, 32)));
+  const auto m = hn::And(c, hn::Set(di, 0x7FF));
+  // 3m below 512, 4m - 512 below 1536, 5m - 2048 above.
+  const auto mt =
+      hn::Add(hn::Add(hn::Add(hn::Add(m, m), m), hn::Max(hn::Sub(m, hn::Set(di, 512)), zero)),
+              hn::Max(hn::Sub(m, hn::Set(di, 1536)), zero));
+  const auto h = hn::Min(hn::Or(hn::ShiftLeft<10>(hn::ShiftRight<11>(c)), hn::ShiftRight<3>(mt)),
+                         hn::Set(di, 0x7BFF));
+  // h is an f16 (finite, non-negative); widening it is exact, subnormals included.
+  return hn::PromoteTo(df, hn::BitCast(dh, hn::DemoteTo(d16, h)));
+}
+
 // The 36 texels between the endpoints y0, y1 of their partition (0 or 1, or all 0 when partition
-// is null; 16-bit HDR values: 12-bit LNS shifted up by 4) at the given weights (0..64), as the
-// f16 values they stand for (the specification's piecewise-linear mantissa, clamped below
-// infinity) widened to f32, row by row into texels (kRowSpan floats of each row written).
-// Weights and partitions come in rows of kRowSpan bytes, as the decoder writes them: each
-// row's load then reads what one 8-byte store wrote, where loads spanning two stores stalled.
-// In vectors: as a scalar loop it was most of the decoder's time, and its branches over the
-// mantissa's three pieces mispredicted. Rows go straight to their place, as whole vectors: an
-// array of texels copied row by row afterwards stalled the same way.
+// is null; 16-bit HDR values) at the given weights (0..64), row by row into texels (kRowSpan
+// floats of each row written). Weights and partitions come in rows of kRowSpan bytes, as the
+// decoder writes them: each row's load then reads what one 8-byte store wrote, where loads
+// spanning two stores stalled. In vectors: as a scalar loop it was most of the decoder's time,
+// and its branches over the mantissa's three pieces mispredicted. Rows go straight to their
+// place, as whole vectors: an array of texels copied row by row afterwards stalled the same way.
 void InterpolateLns(const int32_t* y0, const int32_t* y1, const uint8_t* partition,
                     const uint8_t* weight, float* texels, size_t stride) {
   const hn::CappedTag<int32_t, kRowSpan> di;
   const hn::Rebind<uint8_t, decltype(di)> d8;
-  const hn::Rebind<uint16_t, decltype(di)> d16;
-  const hn::Rebind<hwy::float16_t, decltype(di)> dh;
   const hn::RebindToFloat<decltype(di)> df;
-  const auto zero = hn::Zero(di);
-  // e0 * (64 - w) + e1 * w as 64 * e0 + (e1 - e0) * w: one multiply.
   const auto a0 = hn::Set(di, y0[0] * 64), a1 = hn::Set(di, y1[0] - y0[0]);
   const auto b0 = hn::Set(di, y0[1] * 64), b1 = hn::Set(di, y1[1] - y0[1]);
   for (size_t y = 0; y < 6; ++y) {
@@ -57,19 +73,36 @@ void InterpolateLns(const int32_t* y0, const int32_t* y1, const uint8_t* partiti
         e0 = hn::IfThenElse(second, b0, a0);
         e1 = hn::IfThenElse(second, b1, a1);
       }
-      const auto c = hn::ShiftRight<6>(hn::Add(hn::Add(e0, hn::Mul(e1, w)), hn::Set(di, 32)));
-      const auto m = hn::And(c, hn::Set(di, 0x7FF));
-      // 3m below 512, 4m - 512 below 1536, 5m - 2048 above.
-      const auto mt =
-          hn::Add(hn::Add(hn::Add(hn::Add(m, m), m), hn::Max(hn::Sub(m, hn::Set(di, 512)), zero)),
-                  hn::Max(hn::Sub(m, hn::Set(di, 1536)), zero));
-      const auto h =
-          hn::Min(hn::Or(hn::ShiftLeft<10>(hn::ShiftRight<11>(c)), hn::ShiftRight<3>(mt)),
-                  hn::Set(di, 0x7BFF));
-      // h is an f16 (finite, non-negative); widening it is exact, subnormals included.
-      hn::StoreU(hn::PromoteTo(df, hn::BitCast(dh, hn::DemoteTo(d16, h))), df,
-                 texels + y * stride + x);
+      hn::StoreU(LnsTexels(di, e0, e1, w), df, texels + y * stride + x);
     }
+  }
+}
+
+// The same for one partition whose weights take at most 8 levels, given as their codes (0..7,
+// rows of kRowSpan bytes) and the levels' weights (8 bytes): a texel's value depends on its
+// weight alone, so the levels' values are computed once and each row of texels is looked up
+// from them, one lane permutation a row where the texels' interpolation took about 20 vector
+// instructions.
+void LookupLns(int32_t y0, int32_t y1, const uint8_t* level_weights, const uint8_t* code,
+               float* texels, size_t stride) {
+  const hn::CappedTag<int32_t, kRowSpan> di;
+  const hn::Rebind<uint8_t, decltype(di)> d8;
+  const hn::RebindToFloat<decltype(di)> df;
+  const auto a0 = hn::Set(di, y0 * 64), a1 = hn::Set(di, y1 - y0);
+  if constexpr (hn::MaxLanes(di) >= kRowSpan) {
+    const auto values = LnsTexels(di, a0, a1, hn::PromoteTo(di, hn::LoadU(d8, level_weights)));
+    for (size_t y = 0; y < 6; ++y) {
+      const auto index = hn::PromoteTo(di, hn::LoadU(d8, code + kRowSpan * y));
+      hn::StoreU(hn::TableLookupLanes(values, hn::IndicesFromVec(df, index)), df,
+                 texels + y * stride);
+    }
+  } else {  // vectors too short to hold the levels: look them up one texel at a time
+    HWY_ALIGN float values[kRowSpan];
+    for (size_t l = 0; l < kRowSpan; l += hn::Lanes(di))
+      hn::Store(LnsTexels(di, a0, a1, hn::PromoteTo(di, hn::LoadU(d8, level_weights + l))), df,
+                values + l);
+    for (size_t y = 0; y < 6; ++y)
+      for (size_t x = 0; x < 6; ++x) texels[y * stride + x] = values[code[kRowSpan * y + x]];
   }
 }
 
@@ -82,6 +115,7 @@ namespace afm::formats::astc {
 namespace {
 
 HWY_EXPORT(InterpolateLns);
+HWY_EXPORT(LookupLns);
 
 constexpr unsigned kDim = 6;
 static_assert(kTexels == kDim * kDim);
@@ -500,8 +534,8 @@ constexpr unsigned kTritBitRange = 4;
 static_assert(kRanges[kTritBitRange].trits == 1 && kRanges[kTritBitRange].bits == 1);
 
 // Every 13-bit group of that range as the block holds it (before the weight stream's bit
-// reversal: index bit i is the group's bit 12 - i), mapped to its five weights (0..64) in the
-// low five bytes (64 KiB, built on first use). One lookup replaces the group's bit-by-bit
+// reversal: index bit i is the group's bit 12 - i), mapped to its five weights' codes (0..5) in
+// the low five bytes (64 KiB, built on first use). One lookup replaces the group's bit-by-bit
 // decoding, which was 40% of afm-3b-like's astc decode time.
 const std::array<uint64_t, 8192>& trit_bit_groups() {
   static const auto groups = [] {
@@ -511,18 +545,18 @@ const std::array<uint64_t, 8192>& trit_bit_groups() {
       const uint64_t in_stream_order = reverse_bits(r) >> (64 - 13);
       uint8_t coded[5];
       decode_ise(bit_stream{in_stream_order, 0}, q, 5, coded);
-      for (unsigned i = 0; i < 5; ++i)
-        t[r] |= uint64_t{kWeightValues[kTritBitRange][coded[i]]} << (8 * i);
+      for (unsigned i = 0; i < 5; ++i) t[r] |= uint64_t{coded[i]} << (8 * i);
     }
     return t;
   }();
   return groups;
 }
 
-// The 36 weights of a 6x6 grid in the trit-and-bit range, from the block's two halves, as six
-// rows of kRowSpan bytes (8-byte words: the 6 weights and 2 undefined). Group k (weights 5k to
-// 5k + 4, one byte each in its table entry) takes block bits 115 - 13k to 127 - 13k; of the
-// last group's bits (24 to 36) only the top three, its one weight's, belong to the weights.
+// The 36 weights' codes of a 6x6 grid in the trit-and-bit range, from the block's two halves, as
+// six rows of kRowSpan bytes (8-byte words: the 6 codes and 2 more, each 0..5 but meaningless).
+// Group k (weights 5k to 5k + 4, one byte each in its table entry) takes block bits 115 - 13k to
+// 127 - 13k; of the last group's bits (24 to 36) only the top three, its one weight's, belong to
+// the weights.
 void decode_trit_bit_grid(uint64_t lo, uint64_t hi, uint8_t* weight) {
   const uint64_t* groups = trit_bit_groups().data();
   const uint64_t g[8] = {groups[hi >> 51],
@@ -622,6 +656,12 @@ bool decode_luminance_block(const uint8_t block[16], float* texels, size_t strid
   uint8_t weight[kPaddedTexels];
   if (n == kTexels && mode.weight_range == kTritBitRange) {
     decode_trit_bit_grid(lo, hi, weight);
+    if (pattern == nullptr) {
+      HWY_DYNAMIC_DISPATCH(LookupLns)
+      (y0[0], y1[0], kWeightValues[kTritBitRange].data(), weight, texels, stride);
+      return true;
+    }
+    for (uint8_t& w : weight) w = kWeightValues[kTritBitRange][w];
   } else {
     std::memset(weight, 0, sizeof(weight));  // the rows' last 2 bytes are read too
     // Weights run from bit 127 downwards.
