@@ -8,8 +8,9 @@
 // afm-3b-like. Weights are one channel, and the encoder gives nearly all their blocks (99.96% of
 // Gaussian weights' blocks) one or two partitions with HDR luminance endpoint modes, so this
 // decoder does only those, with the per-mode work in tables built at compile time, the weight
-// range most blocks use read through a table of whole trit groups, and the texels'
-// interpolation in vectors; formats/astc.cc sends the rest to libastcenc.
+// range most blocks use read through a table of whole trit groups, the texels' interpolation in
+// vectors, and those of most blocks (one partition, six weight levels) looked up from the six
+// values they can take; formats/astc.cc sends the rest to libastcenc.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "formats/astc_block.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
