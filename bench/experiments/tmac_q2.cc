@@ -9,7 +9,7 @@
 // nibble group g + 1), looks them up in int8 tables of the 16 sums of each group's 4 activations
 // (pshufb) and adds 2 * plane1 + plane0 with one pmaddubsw. The int8 tables need activations in
 // [-31, 31] (6 bits), which is the format change's cost in precision. Each run checks (b) against
-// a scalar reading of its own layout for three rows.
+// a scalar reading of its own layout for three rows and exits 1 on a mismatch.
 #include <immintrin.h>
 #include <chrono>
 #include <cstdint>
@@ -65,9 +65,10 @@ int main(int argc, char** argv) {
       }
     }
   };
-  // (b) T-MAC style: tiles of 16 rows; per pair of 4-column groups 32 bytes: byte (h*16 + 2*i +
-  // p)... lanes 2i+p = row (8h+i), plane p;
-  //     low nibble = group g's 4 bits of that plane, high nibble = group g+1's.
+  // (b) T-MAC style: tiles of 16 rows; per pair of 4-column groups g, g + 1, 32 bytes in which
+  // byte 16h + 2i holds row 8h + i's high code bits (plane1) and byte 16h + 2i + 1 its low ones
+  // (plane0), each byte's low nibble for group g and its high nibble for group g + 1. tab[16g + m]:
+  // the sum of group g's activations selected by the bits of m.
   std::vector<int8_t> tab(cols / 4 * 16);
   auto build = [&]() {
     for (size_t g = 0; g < cols / 4; ++g)
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
                   pat = _mm256_set1_epi16(0x0102);  // lane even (plane1) x2, odd (plane0) x1
     for (size_t r = 0; r < rows; r += 16) {
       const uint8_t* tile = &w[r * cols / 4];
+      const float* tile_sc = &sc[r * nb];  // 16 scales a block, as a tiled file would hold them
       __m256 f0 = _mm256_setzero_ps(), f1 = _mm256_setzero_ps();
       for (size_t b = 0; b < nb; ++b) {
         __m256i acc = _mm256_setzero_si256(), acc2 = _mm256_setzero_si256();
@@ -100,8 +102,8 @@ int main(int argc, char** argv) {
         acc = _mm256_add_epi16(acc, acc2);  // 16 int16 lanes: rows 0-7 (half 0), 8-15 (half 1)
         __m256i lo32 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc)),
                 hi32 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc, 1));
-        f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo32), _mm256_loadu_ps(&sc[b * 16]), f0);
-        f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi32), _mm256_loadu_ps(&sc[b * 16 + 8]), f1);
+        f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo32), _mm256_loadu_ps(tile_sc + b * 16), f0);
+        f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi32), _mm256_loadu_ps(tile_sc + b * 16 + 8), f1);
       }
       _mm256_storeu_ps(&y[r], f0);
       _mm256_storeu_ps(&y[r + 8], f1);
@@ -115,9 +117,7 @@ int main(int argc, char** argv) {
     double ta = (now() - t) / it;
     build();
     t = now();
-    for (int i = 0; i < it; ++i) {
-      run_b();
-    }
+    for (int i = 0; i < it; ++i) run_b();
     double tb = (now() - t) / it;
     t = now();
     for (int i = 0; i < it; ++i) build();
@@ -127,20 +127,20 @@ int main(int argc, char** argv) {
         "weights %.1f MiB  shift/mask/pmaddubsw %.2f GB/s   T-MAC lookup (kernel only) %.2f GB/s   "
         "ratio %.2f   y0 %g\n",
         bytes / 1048576, bytes / ta / 1e9, bytes / tb / 1e9, ta / tb, y[0]);
-    {  // reference of (b)'s layout for rows 0, 9 and 1023 (scales 1): sum over blocks of sum_i c_i
-       // x_i
-      for (size_t rr : {size_t(0), size_t(9), size_t(1023)}) {
-        const size_t tr = rr / 16 * 16, ri = rr % 16, h = ri / 8, i = ri % 8;
-        const uint8_t* tile = &w[tr * cols / 4];
-        long ref = 0;
-        for (size_t g = 0; g < cols / 4; ++g) {
-          const size_t b = g / 64, gp = (g % 64) / 2, hi = g % 2;
-          const uint8_t* v = tile + (b * 32 + gp) * 32 + h * 16;
-          int m1 = (v[2 * i] >> (4 * hi)) & 15, m0 = (v[2 * i + 1] >> (4 * hi)) & 15;
-          for (int k = 0; k < 4; ++k) ref += (2 * (m1 >> k & 1) + (m0 >> k & 1)) * x[g * 4 + k];
-        }
-        printf("row %zu: kernel %g reference %ld\n", rr, y[rr], ref);
+    // (b) against a scalar reading of its layout (scales 1): the sum of c_i x_i, c = 2 * bit1 +
+    // bit0.
+    for (size_t rr : {size_t(0), size_t(9), size_t(1023)}) {
+      const size_t tr = rr / 16 * 16, ri = rr % 16, h = ri / 8, i = ri % 8;
+      const uint8_t* tile = &w[tr * cols / 4];
+      long ref = 0;
+      for (size_t g = 0; g < cols / 4; ++g) {
+        const size_t b = g / 64, gp = (g % 64) / 2, hi = g % 2;
+        const uint8_t* v = tile + (b * 32 + gp) * 32 + h * 16;
+        int m1 = (v[2 * i] >> (4 * hi)) & 15, m0 = (v[2 * i + 1] >> (4 * hi)) & 15;
+        for (int k = 0; k < 4; ++k) ref += (2 * (m1 >> k & 1) + (m0 >> k & 1)) * x[g * 4 + k];
       }
+      printf("row %zu: kernel %g reference %ld\n", rr, y[rr], ref);
+      if (y[rr] != static_cast<float>(ref)) return 1;
     }
   }
 }
