@@ -57,8 +57,9 @@ enum class matrix_size { l2, l3, stream };
 void BM_Matvec(benchmark::State& state, dtype type, matrix_size size) {
   const size_t cols = 2048, threads = static_cast<size_t>(state.range(0));
   // Tiled formats decode through libastcenc or a palette: 64 MiB (past the caches) is plenty.
-  const size_t stream_bytes =
-      formats::find_format(type)->tile_rows > 1 ? size_t{1} << 26 : size_t{1} << 30;
+  // q2_tiles encodes as fast as q2 and is compared with it on the same 1 GiB.
+  const bool slow_encode = formats::find_format(type)->tile_rows > 1 && type != dtype::afm_q2_tiles;
+  const size_t stream_bytes = slow_encode ? size_t{1} << 26 : size_t{1} << 30;
   const size_t bytes = size == matrix_size::stream ? stream_bytes : size_t{8} << 20;
   const size_t rows = size == matrix_size::l2 ? 64 : bytes / dtype_bytes(type, cols);
   auto w = make_weights(type, rows, cols);
@@ -168,9 +169,15 @@ BENCHMARK_CAPTURE(BM_Matvec, q2_l2, dtype::afm_q2, matrix_size::l2)->Arg(1);
 BENCHMARK_CAPTURE(BM_Matvec, q8_l3, dtype::q8_0, matrix_size::l3)->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q4_l3, dtype::afm_q4, matrix_size::l3)->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q2_l3, dtype::afm_q2, matrix_size::l3)->Apply(one_and_two_threads);
+// q2 re-laid for the table lookup, as load_model runs it (formats/q2_tiles.h).
+BENCHMARK_CAPTURE(BM_Matvec, q2_tiles_l2, dtype::afm_q2_tiles, matrix_size::l2)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matvec, q2_tiles_l3, dtype::afm_q2_tiles, matrix_size::l3)
+    ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q4_stream, dtype::afm_q4, matrix_size::stream)
     ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, q2_stream, dtype::afm_q2, matrix_size::stream)
+    ->Apply(one_and_two_threads);
+BENCHMARK_CAPTURE(BM_Matvec, q2_tiles_stream, dtype::afm_q2_tiles, matrix_size::stream)
     ->Apply(one_and_two_threads);
 BENCHMARK_CAPTURE(BM_Matvec, astc_stream, dtype::afm_astc, matrix_size::stream)
     ->Apply(one_and_two_threads);
@@ -189,6 +196,7 @@ BENCHMARK_CAPTURE(BM_Gemm, bf16, dtype::bf16)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, q8, dtype::q8_0)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, q4, dtype::afm_q4)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, q2, dtype::afm_q2)->Args({256, 2})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemm, q2_tiles, dtype::afm_q2_tiles)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, astc, dtype::afm_astc)->Args({256, 2})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Gemm, pal4, dtype::afm_pal4)->Args({256, 2})->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();

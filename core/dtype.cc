@@ -15,7 +15,7 @@ struct known_type {
 };
 
 // Sizes of GGML's types, from the GGUF specification.
-constexpr std::array<known_type, 25> kTypes{{
+constexpr std::array<known_type, 26> kTypes{{
     {0, {"f32", 1, 4}},
     {1, {"f16", 1, 2}},
     {2, {"q4_0", 32, 18}},
@@ -41,6 +41,7 @@ constexpr std::array<known_type, 25> kTypes{{
     {1002, {"astc", 6, 3, 6}},
     {1003, {"pal2", 256, 65, 16}},
     {1004, {"pal4", 256, 130, 16}},
+    {1100, {"q2_tiles", 256, 66, 16, true}},
 }};
 
 }  // namespace

@@ -46,9 +46,12 @@ struct weight_format {
   void (*encode_matrix)(const float* src, size_t rows, size_t cols, void* dst) = nullptr;
   void (*decode_strip)(const void* strip, size_t cols, float* residual, float* offsets) = nullptr;
   // Optional fused product of a tiled format: y[r] = dot(row r of the strip, x) for its tile_rows
-  // rows, offsets included, reading the blocks at `strip` covering cols columns (x holds cols
-  // floats) without writing decoded weights anywhere. Few-token products use it when present.
-  void (*matvec_strip)(const void* strip, size_t cols, const float* x, float* y) = nullptr;
+  // rows, offsets included, reading the blocks at `strip` covering cols columns without writing
+  // decoded weights anywhere. `act` is x (cols floats) when act_bytes is null, else the layout
+  // prepare_act made of x, once per product. Products of up to fused_tokens tokens use it (one
+  // call per token and strip); more tokens decode strips into a cache-resident buffer.
+  void (*matvec_strip)(const void* strip, size_t cols, const void* act, float* y) = nullptr;
+  uint32_t fused_tokens = 0;
 };
 
 // The format of a dtype, or nullptr if afm has none.

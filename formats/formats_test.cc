@@ -15,6 +15,7 @@
 #include "formats/astc_block.h"
 #include "formats/format.h"
 #include "formats/matmul.h"
+#include "formats/q2_tiles.h"
 
 namespace afm::formats {
 namespace {
@@ -28,18 +29,23 @@ std::vector<float> randn(size_t n, uint64_t seed) {
   return v;
 }
 
-const dtype kTypes[] = {dtype::f32,      dtype::f16,      dtype::bf16,
-                        dtype::q8_0,     dtype::afm_q4,   dtype::afm_q2,
-                        dtype::afm_astc, dtype::afm_pal2, dtype::afm_pal4};
+const dtype kTypes[] = {dtype::f32,      dtype::f16,         dtype::bf16,     dtype::q8_0,
+                        dtype::afm_q4,   dtype::afm_q2,      dtype::afm_astc, dtype::afm_pal2,
+                        dtype::afm_pal4, dtype::afm_q2_tiles};
 
 // Formats that take rows of any width: the element formats, and tiled ones (which pad).
 bool any_width(dtype t) {
   return find_format(t)->block_elems == 1 || find_format(t)->tile_rows > 1;
 }
 
-// Formats whose matvec quantizes the activation to 8 bits.
+// Formats whose matvec quantizes the activation (to 8 bits; q2_tiles to 6).
 bool quantizes_act(dtype t) {
   return find_format(t)->act_bytes != nullptr;
+}
+
+// The relative bound of a quantized-activation product: a 6-bit grid is 4x coarser than 8 bits.
+double act_tol(dtype t) {
+  return t == dtype::afm_q2_tiles ? 3e-2 : 1e-2;
 }
 
 TEST(Formats, RegistryAndErrors) {
@@ -150,7 +156,7 @@ TEST(Formats, MatvecMatchesDecodedProduct) {
             std::vector<float> y(rows);
             matmul(e.t, x.data(), k, 1, y.data(), rows, pool);
             // q8 quantizes x to 8 bits per block of 32 as well: compare with that in mind.
-            const double tol = quantizes_act(type) ? 1e-2 : 1e-5;
+            const double tol = quantizes_act(type) ? act_tol(type) : 1e-5;
             for (size_t r = 0; r < rows; ++r) {
               double want = 0, mag = 0;
               for (size_t i = 0; i < k; ++i) {
@@ -214,6 +220,93 @@ TEST(Formats, PreparedActivationsAreTheDocumentedQuantization) {
   });
 }
 
+// q2_tiles' activation, as documented (q2_tiles.cc): per tile of 256 inputs d = amax / 31 and
+// codes lrintf(x * (31 / amax)), zeros past the last column; table entry m of a unit's low
+// (high) half-byte is the sum of the codes of its columns 8u + k (8u + 4 + k) whose bit k is set
+// in m, twice over; then d and 1.5 * sum(codes) per tile. Computed one value at a time here.
+TEST(Formats, Q2TilesActivationTablesAreTheDocumentedSums) {
+  const size_t cols = 600, tiles = 3;  // the last tile partial
+  auto x = randn(cols, 21);
+  for (size_t i = 256; i < 512; ++i) x[i] = 0.0f;  // an all-zero tile: scale 0, codes 0
+  x[7] = 9.0f;                                     // one input sets the first tile's scale
+  for_each_simd_target([&] {
+    const weight_format& f = *find_format(dtype::afm_q2_tiles);
+    std::vector<uint8_t> act(f.act_bytes(cols));
+    ASSERT_EQ(act.size(), tiles * (q2_tiles::kTableBytes + 2 * sizeof(float)));
+    f.prepare_act(x.data(), cols, act.data());
+    std::vector<float> tail(2 * tiles);
+    std::memcpy(tail.data(), act.data() + tiles * q2_tiles::kTableBytes,
+                tail.size() * sizeof(float));
+    for (size_t b = 0; b < tiles; ++b) {
+      SCOPED_TRACE(::testing::Message() << "tile " << b);
+      float amax = 0.0f;
+      for (size_t i = b * 256; i < std::min(cols, (b + 1) * 256); ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+      ASSERT_EQ(tail[b], amax / 31.0f);
+      const float inv = amax != 0.0f ? 31.0f / amax : 0.0f;
+      std::vector<long> q(256, 0);
+      long sum = 0;
+      for (size_t i = 0; i < 256 && b * 256 + i < cols; ++i) {
+        q[i] = std::lrintf(x[b * 256 + i] * inv);
+        sum += q[i];
+      }
+      ASSERT_EQ(tail[tiles + b], 1.5f * static_cast<float>(sum));
+      const auto* lo = reinterpret_cast<const int8_t*>(act.data()) + b * q2_tiles::kTableBytes;
+      const int8_t* hi = lo + q2_tiles::kCodeBytes;
+      for (size_t u = 0; u < 32; ++u)
+        for (size_t m = 0; m < 16; ++m) {
+          long want_lo = 0, want_hi = 0;
+          for (size_t k = 0; k < 4; ++k)
+            if ((m >> k) & 1) want_lo += q[8 * u + k], want_hi += q[8 * u + 4 + k];
+          for (size_t half : {0u, 16u}) {
+            ASSERT_EQ(lo[32 * u + half + m], want_lo) << "unit " << u << " entry " << m;
+            ASSERT_EQ(hi[32 * u + half + m], want_hi) << "unit " << u << " entry " << m;
+          }
+        }
+    }
+  });
+}
+
+// load_model's re-layout of q2 rows (q2_tiles.h): every code and scale lands where the layout
+// says, byte count unchanged, and the tiles decode to exactly the rows' weights.
+TEST(Formats, Q2TilesAreQ2RowsRelaid) {
+  thread_pool pool(2);
+  const size_t rows = 48, cols = 768, row_bytes = 3 * 66;
+  const encoded q = make(dtype::afm_q2, rows, cols, 31);
+  std::vector<uint8_t> bytes = q.bytes;
+  tensor t = make_tensor(bytes.data(), dtype::afm_q2, {768, 48}, "blk.0.attn_q.weight");
+  ASSERT_TRUE(q2_tiles::can_retile(t));
+  q2_tiles::retile(t);
+  EXPECT_EQ(t.type, dtype::afm_q2_tiles);
+  EXPECT_EQ(t.bytes(), q.bytes.size());
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t b = 0; b < cols / 256; ++b) {
+      const uint8_t* block = q.bytes.data() + r * row_bytes + b * 66;
+      const uint8_t* tile = bytes.data() + (r / 16) * 16 * row_bytes + b * q2_tiles::kTileBytes;
+      ASSERT_EQ(std::memcmp(tile + 2 * (r % 16), block, 2), 0) << "scale of row " << r;
+      for (size_t i = 0; i < 256; ++i) {
+        const int want = (block[2 + i % 64] >> (2 * (i / 64))) & 3;  // balanced_bits.h
+        ASSERT_EQ(q2_tiles::code_at(tile, r % 16, i), want)
+            << "row " << r << " col " << b * 256 + i;
+      }
+    }
+  for_each_simd_target([&] {
+    std::vector<float> got(rows * cols);
+    decode_tensor(t, got.data(), pool);
+    ASSERT_EQ(got, q.decoded);
+  });
+
+  // 40 rows are not whole strips: load_model keeps such a matrix in rows, retile refuses it.
+  tensor odd = make_tensor(bytes.data(), dtype::afm_q2, {768, 40}, "blk.3.ffn_up.weight");
+  EXPECT_FALSE(q2_tiles::can_retile(odd));
+  try {
+    q2_tiles::retile(odd);
+    FAIL();
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("blk.3.ffn_up.weight"), std::string::npos);
+  }
+}
+
 TEST(Formats, Q8MatvecIsExactIntegerArithmetic) {
   // With x already on the 8-bit grid the product is exact integer arithmetic per block.
   thread_pool pool(1);
@@ -262,7 +355,8 @@ TEST(Formats, MatmulMatchesDecodedProduct) {
                 mag += std::fabs(static_cast<double>(e.decoded[r * k + i]) * x[t * k + i]);
               }
               ASSERT_NEAR(y[t * rows + r], want,
-                          quantized ? 1e-2 * mag + 1e-6 : 2e-4 * std::sqrt(static_cast<double>(k)));
+                          quantized ? act_tol(type) * mag + 1e-6
+                                    : 2e-4 * std::sqrt(static_cast<double>(k)));
             }
         }
       }
@@ -276,9 +370,13 @@ TEST(Formats, MatmulMatchesDecodedProduct) {
 TEST(Formats, SharedInputProductsMatchSeparateOnes) {
   thread_pool pool(2);
   for_each_simd_target([&] {
-    const dtype pairs[][2] = {{dtype::f32, dtype::f32},           {dtype::q8_0, dtype::q8_0},
-                              {dtype::afm_q4, dtype::afm_q4},     {dtype::afm_q2, dtype::afm_q2},
-                              {dtype::afm_pal4, dtype::afm_pal4}, {dtype::afm_q2, dtype::afm_q4}};
+    const dtype pairs[][2] = {{dtype::f32, dtype::f32},
+                              {dtype::q8_0, dtype::q8_0},
+                              {dtype::afm_q4, dtype::afm_q4},
+                              {dtype::afm_q2, dtype::afm_q2},
+                              {dtype::afm_pal4, dtype::afm_pal4},
+                              {dtype::afm_q2, dtype::afm_q4},
+                              {dtype::afm_q2_tiles, dtype::afm_q2_tiles}};
     for (const auto& types : pairs) {
       SCOPED_TRACE(::testing::Message() << dtype_name(types[0]) << "+" << dtype_name(types[1]));
       const size_t k = 512, rows[3] = {37, 16, 5};

@@ -20,18 +20,53 @@ constexpr size_t kTiledChunkBytes = 16u << 10;
 // Rows a thread takes at least at a time in a fused matvec: four stripes of four rows.
 constexpr size_t kMatvecRowGrain = 16;
 
-// Tokens up to which a tiled format's fused strip product runs once per token; from 3 tokens,
-// decoding a chunk once and running the f32 matvec over it for every token is faster
-// (afm-3b-like, 2 threads, `afm bench -p N -n 1`: 3 tokens pal2 10.2 -> 11.5, 16 tokens pal2
-// 10.6 -> 18.5 and pal4 8.4 -> 17.9 tok/s; at 2 tokens the fused product is 3-30% faster).
-constexpr size_t kFusedMaxTokens = 2;
+// Activations of n tokens in the layout f's matvec reads, in this thread's buffers (workers read
+// them by pointer: they see their own thread_local objects).
+const void* const* prepare_acts(const weight_format& f, const float* x, size_t ldx, size_t n,
+                                size_t cols) {
+  static thread_local std::vector<uint8_t> act_buf;
+  static thread_local std::vector<const void*> act_list;
+  const size_t ab = f.act_bytes ? f.act_bytes(cols) : 0;
+  act_list.resize(n);
+  if (ab) act_buf.resize(n * ab);
+  for (size_t t = 0; t < n; ++t) {
+    if (ab) {
+      f.prepare_act(x + t * ldx, cols, act_buf.data() + t * ab);
+      act_list[t] = act_buf.data() + t * ab;
+    } else {
+      act_list[t] = x + t * ldx;
+    }
+  }
+  return act_list.data();
+}
+
+// Whether n tokens' products with tiled format f run its fused strip product.
+bool fused_strips(const weight_format& f, size_t n) {
+  return f.matvec_strip != nullptr && n <= f.fused_tokens;
+}
+
+// Strips [s0, s1) of tiled w (rows rows) times each of n prepared activations: every token reads
+// a strip while it is in cache.
+void strip_products(const weight_format& f, const uint8_t* w, size_t strip_bytes, size_t rows,
+                    size_t cols, const void* const* acts, size_t n, float* y, size_t ldy, size_t s0,
+                    size_t s1) {
+  const size_t tile = f.tile_rows;
+  thread_local std::vector<float> part;
+  part.resize(tile);
+  for (size_t s = s0; s < s1; ++s)
+    for (size_t t = 0; t < n; ++t) {
+      f.matvec_strip(w + s * strip_bytes, cols, acts[t], part.data());
+      for (size_t r = s * tile; r < std::min(rows, (s + 1) * tile); ++r)
+        y[t * ldy + r] = part[r - s * tile];
+    }
+}
 
 // A tiled format (astc, pal): strips decode into the thread's buffer, which stays in cache while
 // every token reads it, then each block's offset enters every row of its strip as
 // offset * (sum of the token's inputs over the block's columns). A strip holds its blocks left
 // to right, block_bytes * tile_rows bytes each (formats/format.h), so a few tokens decode it a
 // chunk of blocks at a time into an L1-sized buffer; more tokens decode whole strips for gemm.
-// A format with a fused strip product (pal) runs that for one or two tokens instead.
+// A format with a fused strip product runs that instead for up to its fused_tokens tokens.
 void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_t ldx, size_t n,
                   float* y, size_t ldy, thread_pool& pool) {
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
@@ -39,11 +74,18 @@ void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_
   const size_t strips = (rows + tile - 1) / tile, strip_bytes = w.row_bytes() * tile;
   const bool few = n <= kMatvecMaxRows;
   // A fused strip product reads the codes once per token and adds its own offsets.
-  const bool fused = n <= kFusedMaxTokens && f.matvec_strip != nullptr;
+  if (fused_strips(f, n)) {
+    const void* const* acts = prepare_acts(f, x, ldx, n, cols);
+    pool.parallel_for_dynamic(strips, 1, [&](size_t s0, size_t s1) {
+      strip_products(f, static_cast<const uint8_t*>(w.data), strip_bytes, rows, cols, acts, n, y,
+                     ldy, s0, s1);
+    });
+    return;
+  }
   static thread_local std::vector<float> sums_buf;
-  sums_buf.assign(fused ? 0 : n * nbx, 0.0f);
+  sums_buf.assign(n * nbx, 0.0f);
   float* sums = sums_buf.data();  // workers read this thread's buffer by pointer
-  for (size_t t = 0; t < (fused ? 0 : n); ++t)
+  for (size_t t = 0; t < n; ++t)
     for (size_t c = 0; c < cols; ++c) sums[t * nbx + c / f.block_elems] += x[t * ldx + c];
   static const weight_format& f32 = *find_format(dtype::f32);
   const size_t chunk_blocks =
@@ -56,14 +98,6 @@ void matmul_tiled(const weight_format& f, const tensor& w, const float* x, size_
     part.resize(tile);
     for (size_t s = s0; s < s1; s += group) {
       const size_t g = std::min(group, s1 - s), r0 = s * tile, r1 = std::min(rows, (s + g) * tile);
-      if (fused) {
-        const uint8_t* strip = static_cast<const uint8_t*>(w.data) + s * strip_bytes;
-        for (size_t t = 0; t < n; ++t) {
-          f.matvec_strip(strip, cols, x + t * ldx, part.data());
-          for (size_t r = r0; r < r1; ++r) y[t * ldy + r] = part[r - r0];
-        }
-        continue;
-      }
       residual.resize(g * tile * chunk);
       offsets.resize(g * nbx);
       if (few) {
@@ -108,26 +142,6 @@ void decode_strips(const weight_format& f, const uint8_t* m, size_t row_bytes, s
       for (size_t c = 0; c < cols; ++c)
         dst[(r - r0) * cols + c] = residual[(r - s * tile) * cols + c] + offsets[c / f.block_elems];
   }
-}
-
-// Activations of n tokens in the layout f's matvec reads, in this thread's buffers (workers read
-// them by pointer: they see their own thread_local objects).
-const void* const* prepare_acts(const weight_format& f, const float* x, size_t ldx, size_t n,
-                                size_t cols) {
-  static thread_local std::vector<uint8_t> act_buf;
-  static thread_local std::vector<const void*> act_list;
-  const size_t ab = f.act_bytes ? f.act_bytes(cols) : 0;
-  act_list.resize(n);
-  if (ab) act_buf.resize(n * ab);
-  for (size_t t = 0; t < n; ++t) {
-    if (ab) {
-      f.prepare_act(x + t * ldx, cols, act_buf.data() + t * ab);
-      act_list[t] = act_buf.data() + t * ab;
-    } else {
-      act_list[t] = x + t * ldx;
-    }
-  }
-  return act_list.data();
 }
 
 // Rows [r0, r1) of w times each of n prepared activations, over stripes of rows small enough to
@@ -188,19 +202,22 @@ void matmul_shared(std::initializer_list<product> ps, const float* x, size_t ldx
                    thread_pool& pool) {
   const tensor& w0 = *ps.begin()->w;
   const weight_format& f = format_of(w0);
-  bool one_loop = n <= kMatvecMaxRows && f.tile_rows == 1;
+  const bool tiled = f.tile_rows > 1;
+  bool one_loop = n <= kMatvecMaxRows && (!tiled || fused_strips(f, n));
   for (const product& p : ps)
     one_loop = one_loop && p.w->type == w0.type && p.w->cols() == w0.cols() && !p.w->lora_a;
   if (!one_loop) {
     for (const product& p : ps) matmul(*p.w, x, ldx, n, p.y, p.ldy, pool);
     return;
   }
-  const void* const* acts = prepare_acts(f, x, ldx, n, static_cast<size_t>(w0.cols()));
-  // The products' rows end to end, kMatvecRowGrain at a time: threads take chunks of them as they
-  // finish (a chunk may end in the next product), so no thread waits on one that another tenant
-  // slowed.
-  auto units_of = [](const product& p) {
-    return (static_cast<size_t>(p.w->rows()) + kMatvecRowGrain - 1) / kMatvecRowGrain;
+  const size_t cols = static_cast<size_t>(w0.cols());
+  const void* const* acts = prepare_acts(f, x, ldx, n, cols);
+  // The products' rows end to end, a unit (kMatvecRowGrain rows, or a tiled format's strip) at a
+  // time: threads take chunks of them as they finish (a chunk may end in the next product), so no
+  // thread waits on one that another tenant slowed.
+  const size_t unit_rows = tiled ? f.tile_rows : kMatvecRowGrain;
+  auto units_of = [unit_rows](const product& p) {
+    return (static_cast<size_t>(p.w->rows()) + unit_rows - 1) / unit_rows;
   };
   size_t units = 0;
   for (const product& p : ps) units += units_of(p);
@@ -208,9 +225,13 @@ void matmul_shared(std::initializer_list<product> ps, const float* x, size_t ldx
     size_t b = 0;  // the first unit of p
     for (const product& p : ps) {
       const size_t e = b + units_of(p), lo = std::max(u0, b), hi = std::min(u1, e);
-      if (lo < hi)
-        matvec_rows(f, *p.w, acts, n, p.y, p.ldy, (lo - b) * kMatvecRowGrain,
-                    std::min(static_cast<size_t>(p.w->rows()), (hi - b) * kMatvecRowGrain));
+      const size_t rows = static_cast<size_t>(p.w->rows());
+      if (lo < hi && tiled)
+        strip_products(f, static_cast<const uint8_t*>(p.w->data), p.w->row_bytes() * unit_rows,
+                       rows, cols, acts, n, p.y, p.ldy, lo - b, hi - b);
+      else if (lo < hi)
+        matvec_rows(f, *p.w, acts, n, p.y, p.ldy, (lo - b) * unit_rows,
+                    std::min(rows, (hi - b) * unit_rows));
       b = e;
     }
   });

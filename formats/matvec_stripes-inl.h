@@ -101,12 +101,13 @@ void MatvecFloat(const void* w, size_t row_bytes, size_t cols, const float* x, f
 }
 
 // Quantizes the n floats at x (n a multiple of the float vector length) to integers T (int8_t or
-// int16_t) on the grid amax / 127, exactly as the scalar q = lrintf(x * (127 / amax)) (round
+// int16_t) on the grid amax / qmax, exactly as the scalar q = lrintf(x * (qmax / amax)) (round
 // half to even) with amax = max |x|: the integer kernels' activation, which each product
 // prepares once on the calling thread while the others wait, so a scalar loop there showed up
 // in decode. Returns amax; *sum (if not null) receives the sum of the integers.
 template <typename T>
-HWY_INLINE float QuantizeActBlock(const float* x, size_t n, T* q, int32_t* sum) {
+HWY_INLINE float QuantizeActBlock(const float* x, size_t n, T* q, int32_t* sum,
+                                  float qmax = 127.0f) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di32;
   const hn::Rebind<T, decltype(df)> dq;
@@ -114,7 +115,7 @@ HWY_INLINE float QuantizeActBlock(const float* x, size_t n, T* q, int32_t* sum) 
   auto m = hn::Zero(df);
   for (size_t i = 0; i < n; i += N) m = hn::Max(m, hn::Abs(hn::LoadU(df, x + i)));
   const float amax = hn::GetLane(hn::MaxOfLanes(df, m));
-  const auto id = hn::Set(df, amax != 0.0f ? 127.0f / amax : 0.0f);
+  const auto id = hn::Set(df, amax != 0.0f ? qmax / amax : 0.0f);
   auto s = hn::Zero(di32);
   for (size_t i = 0; i < n; i += N) {
     const auto qi = hn::NearestInt(hn::Mul(hn::LoadU(df, x + i), id));

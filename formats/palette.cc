@@ -19,11 +19,11 @@ void DecodePal2Strip(const void* strip, size_t cols, float* residual, float* off
 void DecodePal4Strip(const void* strip, size_t cols, float* residual, float* offsets) {
   DecodePaletteStrip<4>(strip, cols, residual, offsets);
 }
-void MatvecPal2Strip(const void* strip, size_t cols, const float* x, float* y) {
-  MatvecPaletteStrip<2>(strip, cols, x, y);
+void MatvecPal2Strip(const void* strip, size_t cols, const void* x, float* y) {
+  MatvecPaletteStrip<2>(strip, cols, static_cast<const float*>(x), y);
 }
-void MatvecPal4Strip(const void* strip, size_t cols, const float* x, float* y) {
-  MatvecPaletteStrip<4>(strip, cols, x, y);
+void MatvecPal4Strip(const void* strip, size_t cols, const void* x, float* y) {
+  MatvecPaletteStrip<4>(strip, cols, static_cast<const float*>(x), y);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -49,11 +49,11 @@ void decode_strip<4>(const void* strip, size_t cols, float* residual, float* off
   HWY_DYNAMIC_DISPATCH(DecodePal4Strip)(strip, cols, residual, offsets);
 }
 template <>
-void matvec_strip<2>(const void* strip, size_t cols, const float* x, float* y) {
+void matvec_strip<2>(const void* strip, size_t cols, const void* x, float* y) {
   HWY_DYNAMIC_DISPATCH(MatvecPal2Strip)(strip, cols, x, y);
 }
 template <>
-void matvec_strip<4>(const void* strip, size_t cols, const float* x, float* y) {
+void matvec_strip<4>(const void* strip, size_t cols, const void* x, float* y) {
   HWY_DYNAMIC_DISPATCH(MatvecPal4Strip)(strip, cols, x, y);
 }
 

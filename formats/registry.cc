@@ -10,6 +10,7 @@ extern const weight_format kBf16Format;
 extern const weight_format kQ8Format;
 extern const weight_format kQ4Format;
 extern const weight_format kQ2Format;
+extern const weight_format kQ2TilesFormat;
 extern const weight_format kAstcFormat;
 extern const weight_format kPal2Format;
 extern const weight_format kPal4Format;
@@ -17,7 +18,7 @@ extern const weight_format kPal4Format;
 namespace {
 const weight_format* const kFormats[] = {
     &kF32Format, &kF16Format,  &kBf16Format, &kQ8Format,   &kQ4Format,
-    &kQ2Format,  &kAstcFormat, &kPal2Format, &kPal4Format,
+    &kQ2Format,  &kAstcFormat, &kPal2Format, &kPal4Format, &kQ2TilesFormat,
 };
 }  // namespace
 

@@ -328,7 +328,8 @@ gguf_file gguf_file::parse(const uint8_t* data, size_t size, std::string name) {
     }
     const uint32_t type = c.read<uint32_t>("a tensor type");
     const dtype_layout* layout = find_dtype_layout(type);
-    if (!layout) fail(file, ": tensor '", t.name, "' has unknown type ", type);
+    if (!layout || layout->runtime_only)
+      fail(file, ": tensor '", t.name, "' has unknown type ", type);
     t.type = static_cast<dtype>(type);
     if (layout->tile_rows == 1 && t.ne[0] % layout->block_elems != 0)
       fail(file, ": tensor '", t.name, "' row of ", t.ne[0], " elements is not a whole number of ",

@@ -220,6 +220,8 @@ TEST(Gguf, TensorInfoFaults) {
   expect_error(one_tensor(5, {1, 1, 1, 1, 1}, 0, 0, 32), "5 dimensions");
   expect_error(one_tensor(0, {}, 0, 0, 32), "0 dimensions");
   expect_error(one_tensor(2, {4, 2}, 77, 0, 32), "unknown type 77");
+  // afm_q2_tiles is a memory layout of q2 (formats/q2_tiles.h) that no file may hold.
+  expect_error(one_tensor(2, {256, 16}, 1100, 0, 1056), "unknown type 1100");
   expect_error(one_tensor(2, {4, 0}, 0, 0, 32), "is zero or overflows");
   expect_error(one_tensor(2, {1ull << 40, 1ull << 40}, 0, 0, 32), "is zero or overflows");
   expect_error(one_tensor(1, {33}, 8, 0, 64), "whole number of q8_0 blocks");
@@ -265,6 +267,7 @@ TEST(Gguf, WriterChecksItsCaller) {
   gguf_writer w;
   w.add_tensor("x", dtype::f32, {4});
   EXPECT_THROW(w.add_tensor("y", dtype::q8_0, {31}), error);
+  EXPECT_THROW(w.add_tensor("z", dtype::afm_q2_tiles, {256, 16}), error);
   w.write_header(tmp_path("writer"));
   const float v[4] = {};
   EXPECT_THROW(w.write_tensor(v, 8), error);

@@ -20,6 +20,10 @@ void gguf_writer::set(const std::string& key, gguf_value value) {
 void gguf_writer::add_tensor(const std::string& name, dtype type, const std::vector<int64_t>& ne) {
   if (file_) fail("gguf_writer: tensor '", name, "' declared after the header was written");
   if (ne.empty() || ne.size() > 4) fail("gguf_writer: tensor '", name, "' needs 1 to 4 dimensions");
+  const dtype_layout* layout = find_dtype_layout(static_cast<uint32_t>(type));
+  if (layout && layout->runtime_only)
+    fail("gguf_writer: tensor '", name, "' has type ", layout->name,
+         ", a memory layout that files do not hold");
   gguf_tensor_info t;
   t.name = name;
   t.type = type;

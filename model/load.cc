@@ -1,11 +1,13 @@
 // Loading a model file: pick the architecture named by general.architecture, read its config,
 // bind every expected tensor to its view in the mapped file after checking shape and type.
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include "afm/error.h"
 #include "afm/model.h"
 #include "formats/format.h"
+#include "formats/q2_tiles.h"
 #include "model/architecture.h"
 
 namespace afm {
@@ -64,7 +66,7 @@ void bind_low_rank(model& m, const std::string& path, tensor& w) {
 
 }  // namespace
 
-std::unique_ptr<model> load_model(const std::string& path, gguf_load load) {
+std::unique_ptr<model> load_model(const std::string& path, gguf_load load, q2_layout q2) {
   auto m = std::make_unique<model>();
   m->file = gguf_file::open(path, load);
   const gguf_file& f = m->file;
@@ -82,6 +84,7 @@ std::unique_ptr<model> load_model(const std::string& path, gguf_load load) {
   }
 
   m->layers.resize(static_cast<size_t>(m->cfg.n_tracks * m->cfg.n_layers));
+  std::set<const void*> retiled;
   for (const tensor_slot& s : m->arch->tensors(m->cfg, m.get())) {
     const gguf_tensor_info* info = f.find_tensor(s.name);
     const int n_dims = static_cast<int>(s.ne.size());
@@ -100,6 +103,17 @@ std::unique_ptr<model> load_model(const std::string& path, gguf_load load) {
       fail(path, ": tensor '", s.name, "' has type ", dtype_name(info->type),
            ", which afm cannot run (supported: f32, f16, bf16, q8_0)");
     *s.slot = f.get_tensor(s.name);
+    // Only a private image may be rewritten: a mapped file is read-only and shared. A tensor two
+    // slots bind is re-laid once. Embedding tables keep their rows for the row lookup.
+    if (q2 == q2_layout::tiles && load == gguf_load::read && s.role != tensor_role::embedding &&
+        formats::q2_tiles::can_retile(*s.slot)) {
+      if (retiled.insert(s.slot->data).second) {
+        formats::q2_tiles::retile(*s.slot);
+      } else {
+        s.slot->type = dtype::afm_q2_tiles;
+        set_contiguous_strides(*s.slot);
+      }
+    }
     if (s.role != tensor_role::norm) bind_low_rank(*m, path, *s.slot);
   }
   if (m->cfg.tied_output) m->output = m->tok_embd;

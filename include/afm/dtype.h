@@ -37,6 +37,9 @@ enum class dtype : uint32_t {
   afm_astc = 1002,  // ASTC 6x6 HDR blocks with f16 block floors, formats/astc.cc
   afm_pal2 = 1003,  // 2-bit palettes per 16 x 256 tile, formats/pal2.cc
   afm_pal4 = 1004,  // 4-bit palettes per 16 x 256 tile, formats/pal4.cc
+  // Runtime-only: q2 codes re-laid in place at load into 16-row tiles for the lookup kernel
+  // (formats/q2_tiles.cc). No file holds it; readers and writers refuse it.
+  afm_q2_tiles = 1100,
 };
 
 // Storage layout of a type: `block_elems` elements of a row take `block_bytes` bytes.
@@ -51,6 +54,7 @@ struct dtype_layout {
   uint32_t block_elems;
   uint32_t block_bytes;
   uint32_t tile_rows = 1;
+  bool runtime_only = false;  // a memory layout only: never read from or written to a file
 };
 
 // Returns nullptr for an id that is not a known GGML type.

@@ -118,10 +118,21 @@ struct model {
   int64_t n_params() const;
 };
 
+// How load_model lays q2 matrices out in memory.
+enum class q2_layout {
+  // Re-laid in place into 16-row tiles for the table-lookup product (formats/q2_tiles.h) when
+  // the image is private memory (gguf_load::read) and a matrix's rows come in whole 16-row strips;
+  // the bytes and their count stay the same, and tensors then have type afm_q2_tiles.
+  tiles,
+  // As the file holds them, for q2's int8 dot-product kernel (and A/B measurements).
+  rows,
+};
+
 // Opens a model file; throws afm::error naming the file, the tensor and what was expected.
 // `load` defaults to reading the file into huge pages, which decode's weight streams need
 // (gguf_load); tools that read the weights once pass gguf_load::map.
-std::unique_ptr<model> load_model(const std::string& path, gguf_load load = gguf_load::read);
+std::unique_ptr<model> load_model(const std::string& path, gguf_load load = gguf_load::read,
+                                  q2_layout q2 = q2_layout::tiles);
 
 }  // namespace afm
 

@@ -133,7 +133,7 @@ void add_bench(CLI::App& app) {
   struct opts {
     std::string model;
     int p = 512, n = 128, threads = 0, reps = 1, rounds = 8;
-    bool json = false, no_probe = false;
+    bool json = false, no_probe = false, q2_rows = false;
     std::optional<execution> exec;
     kv_cache_type kv = kv_cache_type::model_default;
     gguf_load load = gguf_load::read;
@@ -163,6 +163,9 @@ void add_bench(CLI::App& app) {
       "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)");
   add_kv_option(c, o->kv);
   add_mmap_option(c, o->load);
+  c->add_flag("--q2-rows", o->q2_rows,
+              "Keep q2 matrices in the file's row layout (q2's int8 dot-product kernel) instead "
+              "of re-laying them into 16-row tiles for the lookup kernel");
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
   c->add_option("--rounds", o->rounds,
                 "Split decode into this many rounds, each read against the ceiling probed just "
@@ -172,7 +175,7 @@ void add_bench(CLI::App& app) {
   c->add_flag("--no-probe", o->no_probe,
               "Skip measuring the read bandwidth and FMA peak (and the rounds' probes)");
   c->callback([o] {
-    auto m = load_model(o->model, o->load);
+    auto m = load_model(o->model, o->load, o->q2_rows ? q2_layout::rows : q2_layout::tiles);
     const size_t P = static_cast<size_t>(o->p), N = static_cast<size_t>(o->n);
     rng g(42);
     std::vector<int32_t> prompt(P);
