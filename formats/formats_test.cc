@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "afm/error.h"
 #include "afm/rng.h"
+#include "core/kernels.h"
 #include "core/simd_targets_test_util.h"
 #include "formats/astc.h"
 #include "formats/astc_block.h"
@@ -269,6 +271,15 @@ TEST(Formats, Q2TilesActivationTablesAreTheDocumentedSums) {
 
 // load_model's re-layout of q2 rows (q2_tiles.h): every code and scale lands where the layout
 // says, byte count unchanged, and the tiles decode to exactly the rows' weights.
+// load_model's automatic q2 layout: the lookup on targets narrower than 512 bits, rows on the
+// AVX-512 ones (and on every target the host runs, by its documented rule, not by the host).
+TEST(Formats, Q2LookupIsPreferredBelow512BitVectors) {
+  afm::testing::for_each_simd_target([] {
+    const std::string name = kernels::simd_target();
+    EXPECT_EQ(q2_tiles::lookup_preferred(), name.rfind("AVX3", 0) != 0) << name;
+  });
+}
+
 TEST(Formats, Q2TilesAreQ2RowsRelaid) {
   thread_pool pool(2);
   const size_t rows = 48, cols = 768, row_bytes = 3 * 66;

@@ -230,6 +230,11 @@ void MatvecQ2TilesStrip(const void* strip, size_t cols, const void* act, float* 
 #endif
 }
 
+// Bytes in one vector of the target (lookup_preferred).
+size_t VectorBytes() {
+  return hn::MaxLanes(hn::ScalableTag<uint8_t>());
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace afm::formats
 HWY_AFTER_NAMESPACE();
@@ -292,6 +297,7 @@ namespace {
 HWY_EXPORT(PrepareActQ2Tiles);
 HWY_EXPORT(DecodeQ2TilesStrip);
 HWY_EXPORT(MatvecQ2TilesStrip);
+HWY_EXPORT(VectorBytes);
 
 size_t act_bytes(size_t cols) {
   const size_t nb = (cols + q2_tiles::kCols - 1) / q2_tiles::kCols;
@@ -332,6 +338,10 @@ void matvec_strip(const void* strip, size_t cols, const void* act, float* y) {
 }
 
 }  // namespace
+
+bool q2_tiles::lookup_preferred() {
+  return HWY_DYNAMIC_DISPATCH(VectorBytes)() < 64;
+}
 
 extern const weight_format kQ2TilesFormat = {
     dtype::afm_q2_tiles, "q2_tiles", static_cast<uint32_t>(q2_tiles::kCols),

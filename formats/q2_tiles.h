@@ -39,6 +39,13 @@ inline int code_at(const uint8_t* tile, size_t r, size_t c) {
 // tiles at `strip`; the two must not overlap.
 void tile_rows(const uint8_t* rows, size_t row_bytes, size_t cols, uint8_t* strip);
 
+// Whether the lookup product is q2's faster decode kernel on this CPU: where the SIMD target
+// the dispatcher chose has vectors narrower than 512 bits. Measured (docs/performance.md): on an
+// AVX2 host that splits 256-bit integer ops the row kernel is compute-bound and the lookup
+// decodes 1.3-1.4x faster; on an AVX-512 host the row kernel streams at the read ceiling and
+// the lookup, reading its tables beside the codes, decodes about 0.85x as fast.
+bool lookup_preferred();
+
 // Whether tensor t is q2 and every matrix of it has rows in whole 16-row strips.
 bool can_retile(const tensor& t);
 // Re-lays q2 tensor t in place as afm_q2_tiles (same bytes in all) and sets its type and

@@ -85,6 +85,8 @@ std::unique_ptr<model> load_model(const std::string& path, gguf_load load, q2_la
 
   m->layers.resize(static_cast<size_t>(m->cfg.n_tracks * m->cfg.n_layers));
   std::set<const void*> retiled;
+  const bool tile_q2 = q2 == q2_layout::tiles ||
+                       (q2 == q2_layout::automatic && formats::q2_tiles::lookup_preferred());
   for (const tensor_slot& s : m->arch->tensors(m->cfg, m.get())) {
     const gguf_tensor_info* info = f.find_tensor(s.name);
     const int n_dims = static_cast<int>(s.ne.size());
@@ -105,7 +107,7 @@ std::unique_ptr<model> load_model(const std::string& path, gguf_load load, q2_la
     *s.slot = f.get_tensor(s.name);
     // Only a private image may be rewritten: a mapped file is read-only and shared. A tensor two
     // slots bind is re-laid once. Embedding tables keep their rows for the row lookup.
-    if (q2 == q2_layout::tiles && load == gguf_load::read && s.role != tensor_role::embedding &&
+    if (tile_q2 && load == gguf_load::read && s.role != tensor_role::embedding &&
         formats::q2_tiles::can_retile(*s.slot)) {
       if (retiled.insert(s.slot->data).second) {
         formats::q2_tiles::retile(*s.slot);

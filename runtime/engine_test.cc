@@ -11,6 +11,7 @@
 
 #include "afm/error.h"
 #include "afm/quantize.h"
+#include "formats/q2_tiles.h"
 #include "model/tiny_model_test_util.h"
 
 namespace afm {
@@ -124,8 +125,11 @@ TEST(Engine, Q2TilesMatchRowLayout) {
     flat_options.weights = flat_options.embed = dtype::f32;
     flat_options.embed_set = true;
     quantize_model(path, path + ".f32.gguf", flat_options, pool);
-    auto tiles = load_model(path);
+    auto tiles = load_model(path, gguf_load::read, q2_layout::tiles);
     auto rows = load_model(path, gguf_load::read, q2_layout::rows);
+    // The default picks the faster decode kernel for this CPU (formats/q2_tiles.h).
+    EXPECT_EQ(load_model(path)->layers[0].wq.type,
+              formats::q2_tiles::lookup_preferred() ? dtype::afm_q2_tiles : dtype::afm_q2);
     auto flat = load_model(path + ".f32.gguf");
     EXPECT_EQ(tiles->layers[0].wq.type, dtype::afm_q2_tiles);
     EXPECT_EQ(tiles->layers[0].wo.type, dtype::afm_q2_tiles);

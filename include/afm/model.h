@@ -120,6 +120,10 @@ struct model {
 
 // How load_model lays q2 matrices out in memory.
 enum class q2_layout {
+  // tiles where the lookup product is the faster decode kernel on this CPU (vectors narrower
+  // than 512 bits), else rows: formats/q2_tiles.h's lookup_preferred, measured in
+  // docs/performance.md.
+  automatic,
   // Re-laid in place into 16-row tiles for the table-lookup product (formats/q2_tiles.h) when
   // the image is private memory (gguf_load::read) and a matrix's rows come in whole 16-row strips;
   // the bytes and their count stay the same, and tensors then have type afm_q2_tiles.
@@ -132,7 +136,7 @@ enum class q2_layout {
 // `load` defaults to reading the file into huge pages, which decode's weight streams need
 // (gguf_load); tools that read the weights once pass gguf_load::map.
 std::unique_ptr<model> load_model(const std::string& path, gguf_load load = gguf_load::read,
-                                  q2_layout q2 = q2_layout::tiles);
+                                  q2_layout q2 = q2_layout::automatic);
 
 }  // namespace afm
 

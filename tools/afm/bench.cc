@@ -133,7 +133,7 @@ void add_bench(CLI::App& app) {
   struct opts {
     std::string model;
     int p = 512, n = 128, threads = 0, reps = 1, rounds = 8;
-    bool json = false, no_probe = false, q2_rows = false;
+    bool json = false, no_probe = false, q2_rows = false, q2_tiles = false;
     std::optional<execution> exec;
     kv_cache_type kv = kv_cache_type::model_default;
     gguf_load load = gguf_load::read;
@@ -163,9 +163,14 @@ void add_bench(CLI::App& app) {
       "PT-MoE models: only 'track' (track-parallel) or only 'layer' (the baseline)");
   add_kv_option(c, o->kv);
   add_mmap_option(c, o->load);
-  c->add_flag("--q2-rows", o->q2_rows,
-              "Keep q2 matrices in the file's row layout (q2's int8 dot-product kernel) instead "
-              "of re-laying them into 16-row tiles for the lookup kernel");
+  auto* rows_flag =
+      c->add_flag("--q2-rows", o->q2_rows,
+                  "Keep q2 matrices in the file's row layout (q2's int8 dot-product kernel)");
+  c->add_flag("--q2-tiles", o->q2_tiles,
+              "Re-lay q2 matrices into 16-row tiles for the lookup kernel. Without either flag, "
+              "tiles where the SIMD target's vectors are narrower than 512 bits, rows otherwise "
+              "(the faster decode on each, docs/performance.md)")
+      ->excludes(rows_flag);
   c->add_flag("--json", o->json, "Print one JSON object instead of a table");
   c->add_option("--rounds", o->rounds,
                 "Split decode into this many rounds, each read against the ceiling probed just "
@@ -175,7 +180,10 @@ void add_bench(CLI::App& app) {
   c->add_flag("--no-probe", o->no_probe,
               "Skip measuring the read bandwidth and FMA peak (and the rounds' probes)");
   c->callback([o] {
-    auto m = load_model(o->model, o->load, o->q2_rows ? q2_layout::rows : q2_layout::tiles);
+    const q2_layout layout = o->q2_rows    ? q2_layout::rows
+                             : o->q2_tiles ? q2_layout::tiles
+                                           : q2_layout::automatic;
+    auto m = load_model(o->model, o->load, layout);
     const size_t P = static_cast<size_t>(o->p), N = static_cast<size_t>(o->n);
     rng g(42);
     std::vector<int32_t> prompt(P);
@@ -227,12 +235,21 @@ void add_bench(CLI::App& app) {
                             : first == execution::track_parallel ? "track-parallel"
                                                                  : "layer-parallel";
 
+    // Matrices in each q2 layout (load_model's choice, or the flag's).
+    size_t q2_tiled = 0, q2_rowwise = 0;
+    for (const tensor_slot& s : m->arch->tensors(m->cfg, m.get())) {
+      q2_tiled += s.slot->type == dtype::afm_q2_tiles;
+      q2_rowwise += s.slot->type == dtype::afm_q2;
+    }
+
     nlohmann::json j{{"model", o->model},
                      {"arch", m->cfg.arch},
                      {"params", m->n_params()},
                      {"weight_bytes", m->weight_bytes()},
                      {"weights_load", o->load == gguf_load::map ? "map" : "read"},
                      {"weights_huge_page_bytes", m->file.huge_page_bytes()},
+                     {"q2_tile_matrices", q2_tiled},
+                     {"q2_row_matrices", q2_rowwise},
                      {"threads", r.threads},
                      {"simd", kernels::simd_target()},
                      {"execution", exec_name},
@@ -289,6 +306,9 @@ void add_bench(CLI::App& app) {
       std::printf("weights          read into memory, %.1f of %.1f MB in 2 MiB pages\n",
                   static_cast<double>(m->file.huge_page_bytes()) / 1e6,
                   static_cast<double>(m->file.file_size()) / 1e6);
+    if (q2_tiled + q2_rowwise > 0)
+      std::printf("q2 layout        %zu tensors in 16-row tiles (lookup kernel), %zu in rows\n",
+                  q2_tiled, q2_rowwise);
     std::printf("threads          %d (%s), %s\n", r.threads, kernels::simd_target(), exec_name);
     std::printf(
         "prefill          %zu tokens: %.2f tok/s, time to first token %.3f s, %.1f GFLOP/s\n", P,
