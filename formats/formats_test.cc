@@ -269,8 +269,6 @@ TEST(Formats, Q2TilesActivationTablesAreTheDocumentedSums) {
   });
 }
 
-// load_model's re-layout of q2 rows (q2_tiles.h): every code and scale lands where the layout
-// says, byte count unchanged, and the tiles decode to exactly the rows' weights.
 // load_model's automatic q2 layout: the lookup on targets narrower than 512 bits, rows on the
 // AVX-512 ones (and on every target the host runs, by its documented rule, not by the host).
 TEST(Formats, Q2LookupIsPreferredBelow512BitVectors) {
@@ -280,6 +278,8 @@ TEST(Formats, Q2LookupIsPreferredBelow512BitVectors) {
   });
 }
 
+// load_model's re-layout of q2 rows (q2_tiles.h): every code and scale lands where the layout
+// says, byte count unchanged, and the tiles decode to exactly the rows' weights.
 TEST(Formats, Q2TilesAreQ2RowsRelaid) {
   thread_pool pool(2);
   const size_t rows = 48, cols = 768, row_bytes = 3 * 66;
