@@ -6,9 +6,11 @@
 // The including file must include <hwy/cache_control.h>, <hwy/highway.h> and <type_traits>
 // at the top level first.
 
-// Bytes ahead of each stream to prefetch: measured best for 4 streams per thread (bench/).
+// Bytes ahead of each stream to prefetch, 4 streams per thread. 2048 since stop 34: on a Zen 5
+// whose memory at times reads 80 GB/s, 1024 left too few lines in flight for q4 and q2 to keep
+// up (docs/performance.md, "Stop 34"); on slower memory the two measured alike.
 #ifndef AFM_MATVEC_PREFETCH_BYTES
-#define AFM_MATVEC_PREFETCH_BYTES 1024
+#define AFM_MATVEC_PREFETCH_BYTES 2048
 #endif
 
 namespace hn = hwy::HWY_NAMESPACE;
