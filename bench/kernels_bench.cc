@@ -6,8 +6,12 @@
 #include <astcenc.h>
 #include <benchmark/benchmark.h>
 
+#include <hwy/targets.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -205,4 +209,39 @@ BENCHMARK(BM_FmaPeak)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 }  // namespace
 }  // namespace afm
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN plus --simd_target=NAME (a name as hwy::TargetName prints it, e.g. AVX2), which
+// forces the dispatcher onto that target, so an AVX-512 host can also time the kernels the
+// AVX2 hosts run.
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  const std::string flag = "--simd_target=";
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind(flag, 0) != 0) {
+      args.push_back(argv[i]);
+      continue;
+    }
+    const std::string name = a.substr(flag.size());
+    int64_t chosen = 0;
+    std::string known;
+    for (const int64_t t : hwy::SupportedAndGeneratedTargets()) {
+      if (name == hwy::TargetName(t)) chosen = t;
+      known += std::string(known.empty() ? "" : ", ") + hwy::TargetName(t);
+    }
+    if (chosen == 0) {
+      std::fprintf(stderr,
+                   "afm_kernels_bench: --simd_target=%s is not a target this build has and "
+                   "this CPU runs (%s)\n",
+                   name.c_str(), known.c_str());
+      return 2;
+    }
+    hwy::SetSupportedTargetsForTest(chosen);
+  }
+  std::fprintf(stderr, "SIMD target: %s\n", afm::kernels::simd_target());
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
