@@ -217,6 +217,9 @@ int main(int argc, char** argv) {
   const std::string flag = "--simd_target=";
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--help")
+      std::fprintf(stderr,
+                   "  [--simd_target=NAME]  time the kernels of one Highway target (e.g. AVX2)\n");
     if (a.rfind(flag, 0) != 0) {
       args.push_back(argv[i]);
       continue;
