@@ -228,12 +228,12 @@ HWY_INLINE void MatvecBalanced(const void* w, size_t row_bytes, size_t cols, con
       f3 = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(i3, j3)), hn::Set(df, scale[3]),
                       f3);
     }
-    HWY_ALIGN float off[4];
-    hn::Store(offset, df4, off);
-    out[0] = hn::GetLane(hn::SumOfLanes(df, f0)) - off[0];
-    out[1] = hn::GetLane(hn::SumOfLanes(df, f1)) - off[1];
-    out[2] = hn::GetLane(hn::SumOfLanes(df, f2)) - off[2];
-    out[3] = hn::GetLane(hn::SumOfLanes(df, f3)) - off[3];
+    HWY_ALIGN float offsets[4];
+    hn::Store(offset, df4, offsets);
+    out[0] = hn::GetLane(hn::SumOfLanes(df, f0)) - offsets[0];
+    out[1] = hn::GetLane(hn::SumOfLanes(df, f1)) - offsets[1];
+    out[2] = hn::GetLane(hn::SumOfLanes(df, f2)) - offsets[2];
+    out[3] = hn::GetLane(hn::SumOfLanes(df, f3)) - offsets[3];
   });
 #endif
 }
