@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -235,9 +236,12 @@ void add_bench(CLI::App& app) {
                             : first == execution::track_parallel ? "track-parallel"
                                                                  : "layer-parallel";
 
-    // Matrices in each q2 layout (load_model's choice, or the flag's).
+    // Matrices in each q2 layout (load_model's choice, or the flag's); a tensor two slots bind
+    // counts once, as load_model re-lays it once.
     size_t q2_tiled = 0, q2_rowwise = 0;
+    std::set<const void*> counted;
     for (const tensor_slot& s : m->arch->tensors(m->cfg, m.get())) {
+      if (!counted.insert(s.slot->data).second) continue;
       q2_tiled += s.slot->type == dtype::afm_q2_tiles;
       q2_rowwise += s.slot->type == dtype::afm_q2;
     }
